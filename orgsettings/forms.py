@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+from django import forms
+
+from .models import Organization
+
+
+class OrganizationNameForm(forms.ModelForm):
+    class Meta:
+        model = Organization
+        fields = ["name"]
+
+    def clean_name(self) -> str:
+        name = " ".join(self.cleaned_data["name"].split())
+        if not name:
+            raise forms.ValidationError("Enter a name.", code="required")
+        return name

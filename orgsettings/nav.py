@@ -1,0 +1,33 @@
+"""The Settings page shell: its sections and the organization switcher, shared by every section."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+from django.urls import reverse
+
+from .models import Membership
+
+LAST_ORG_SESSION_KEY = "last_organization"
+
+SECTIONS = [
+    ("general", "General", "settings-general"),
+    ("registries", "Container Registries", "registries:list"),
+]
+
+
+def settings_context(request: HttpRequest, membership: Membership, *, section: str) -> dict:
+    slug = membership.organization.slug
+    # Where `/` lands next time: the organization the user last worked in.
+    request.session[LAST_ORG_SESSION_KEY] = slug
+    return {
+        "membership": membership,
+        "organization": membership.organization,
+        "section": section,
+        "sections": [
+            {"key": key, "label": label, "url": reverse(url_name, kwargs={"slug": slug})}
+            for key, label, url_name in SECTIONS
+        ],
+        "memberships": Membership.objects.filter(user=request.user)
+        .select_related("organization")
+        .order_by("organization__name"),
+    }

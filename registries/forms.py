@@ -1,0 +1,208 @@
+"""The registry form: every rule for what a user may save, for the Settings page and the admin.
+
+Secrets are write-only: the widgets never render a value back, and a blank Password or Token
+on edit means "keep the stored one" (passed on as None).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from .advice import expiry_warning
+from .models import AuthType, ContainerRegistry
+from .validation import (
+    PASSWORD_MAX_LENGTH,
+    TOKEN_DEFAULT_USERNAME,
+    TOKEN_MAX_LENGTH,
+    NormalizedAddress,
+    normalize_address,
+    validate_secret,
+    validate_username,
+)
+
+GCP_JSON_KEY_USERNAME = "_json_key"
+
+
+class RegistryForm(forms.ModelForm):
+    password = forms.CharField(
+        label="Password",
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+    )
+    token = forms.CharField(
+        label="Token",
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+    )
+    version = forms.IntegerField(required=False, widget=forms.HiddenInput)
+
+    class Meta:
+        model = ContainerRegistry
+        fields = ["display_name", "address", "auth_type", "username"]
+        widgets = {
+            "auth_type": forms.RadioSelect,
+            "address": forms.TextInput(
+                attrs={
+                    "placeholder": "registry.example.com",
+                    "spellcheck": "false",
+                    "autocapitalize": "none",
+                }
+            ),
+            "username": forms.TextInput(
+                attrs={"autocomplete": "off", "spellcheck": "false", "autocapitalize": "none"}
+            ),
+        }
+
+    def __init__(self, *args: Any, organization=None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if organization is not None:
+            self.instance.organization = organization
+        self.stored_auth_type = self.instance.auth_type if self.instance.pk else None
+        self.normalized_address: NormalizedAddress | None = None
+        if self.instance.pk:
+            self.fields["version"].initial = self.instance.version
+            # Show what the user typed, scheme included, so an unchanged save keeps plain HTTP.
+            if self.instance.plain_http:
+                self.initial["address"] = f"http://{self.instance.address}"
+        else:
+            self.initial.setdefault("auth_type", AuthType.BASIC)
+        self.fields["display_name"].widget.attrs.update({"autocomplete": "off", "maxlength": 100})
+        self.fields[
+            "display_name"
+        ].help_text = "A name your team recognizes, like “GitHub packages”."
+        self.fields["address"].help_text = (
+            "Host name, with a port or a path prefix if needed: ghcr.io, "
+            "registry.example.com:5000, *.azurecr.io."
+        )
+        self.fields[
+            "username"
+        ].help_text = (
+            f"Optional with a token: “{TOKEN_DEFAULT_USERNAME}” is sent when you leave it empty."
+        )
+        if self.stored_auth_type == AuthType.BASIC:
+            self.fields["password"].help_text = "Leave blank to keep the stored password."
+        elif self.stored_auth_type == AuthType.TOKEN:
+            self.fields["token"].help_text = "Leave blank to keep the stored token."
+        self.fields["auth_type"].choices = AuthType.choices
+        self.fields["username"].required = False
+
+    def full_clean(self) -> None:
+        super().full_clean()
+        # Tie each error to its input for assistive technology.
+        for name in self.errors:
+            if name in self.fields:
+                bound = self[name]
+                described_by = [f"{bound.auto_id}_error"]
+                if bound.help_text:
+                    described_by.insert(0, f"{bound.auto_id}_helptext")
+                self.fields[name].widget.attrs.update(
+                    {"aria-invalid": "true", "aria-describedby": " ".join(described_by)}
+                )
+
+    def clean_display_name(self) -> str:
+        value = " ".join(self.cleaned_data["display_name"].split())
+        if not value:
+            raise forms.ValidationError("Enter a Display Name.", code="required")
+        if self._siblings().filter(display_name__iexact=value).exists():
+            raise forms.ValidationError(
+                "This organization already has a registry with this Display Name.", code="unique"
+            )
+        return value
+
+    def clean_address(self) -> str:
+        self.normalized_address = normalize_address(self.cleaned_data["address"])
+        key = self.normalized_address.key
+        if self._siblings().filter(address=key).exists():
+            raise forms.ValidationError(
+                f"This organization already has a registry for {key}.", code="unique"
+            )
+        return key
+
+    def _siblings(self):
+        """The organization's other registries, for the uniqueness rules."""
+        return ContainerRegistry.objects.filter(
+            organization_id=self.instance.organization_id
+        ).exclude(pk=self.instance.pk)
+
+    def clean_username(self) -> str:
+        value = self.cleaned_data["username"].strip()
+        validate_username(value)
+        return value
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        auth_type = cleaned.get("auth_type")
+        keeps_stored_secret = self.stored_auth_type == auth_type
+        username = cleaned.get("username", "")
+        if auth_type == AuthType.BASIC:
+            if "username" in cleaned and not username:
+                self.add_error(
+                    "username",
+                    forms.ValidationError("BasicAuth needs a username.", code="required"),
+                )
+            self._clean_secret(
+                "password",
+                max_length=PASSWORD_MAX_LENGTH,
+                required=not keeps_stored_secret,
+                allow_json=username == GCP_JSON_KEY_USERNAME,
+                missing="BasicAuth needs a password.",
+            )
+        elif auth_type == AuthType.TOKEN:
+            self._clean_secret(
+                "token",
+                max_length=TOKEN_MAX_LENGTH,
+                required=not keeps_stored_secret,
+                missing="Token authentication needs a token.",
+            )
+        if self.normalized_address is not None:
+            self.instance.plain_http = self.normalized_address.plain_http
+        return cleaned
+
+    def _clean_secret(
+        self, name: str, *, max_length: int, required: bool, missing: str, allow_json: bool = False
+    ) -> None:
+        value = self.cleaned_data.get(name, "")
+        if not value:
+            if required:
+                if self.stored_auth_type and self.stored_auth_type != self.cleaned_data.get(
+                    "auth_type"
+                ):
+                    missing += " Switching the Auth Type needs the new type's credentials."
+                self.add_error(name, forms.ValidationError(missing, code="required"))
+            return
+        try:
+            validate_secret(
+                value, label=self.fields[name].label, max_length=max_length, allow_json=allow_json
+            )
+        except forms.ValidationError as error:
+            self.add_error(name, error)
+
+    @property
+    def address_note(self) -> str:
+        return self.normalized_address.note if self.normalized_address else ""
+
+    @property
+    def expiry_warning(self) -> str:
+        if not self.is_bound or not hasattr(self, "cleaned_data"):
+            return ""
+        return expiry_warning(
+            self.cleaned_data.get("address", ""), self.cleaned_data.get("username", "")
+        )
+
+    def registry_fields(self) -> dict[str, Any]:
+        """The validated values for registry_create/registry_update; None secrets mean keep."""
+        data = self.cleaned_data
+        is_token = data["auth_type"] == AuthType.TOKEN
+        return {
+            "display_name": data["display_name"],
+            "address": data["address"],
+            "plain_http": self.normalized_address.plain_http,
+            "auth_type": data["auth_type"],
+            "username": data["username"],
+            "password": "" if is_token else (data.get("password") or None),
+            "token": (data.get("token") or None) if is_token else "",
+        }

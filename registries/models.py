@@ -1,0 +1,92 @@
+"""A container registry login that an organization stores for its workloads' image pulls."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models.functions import Lower
+from django_cryptography.fields import encrypt
+
+from orgsettings.models import Organization
+
+from .validation import TOKEN_DEFAULT_USERNAME
+
+
+class AuthType(models.TextChoices):
+    BASIC = "BasicAuth", "BasicAuth"
+    TOKEN = "Token", "Token"
+
+
+class SyncStatus(models.TextChoices):
+    NOT_SYNCED = "not_synced", "Not synced"
+    PENDING = "pending", "Pending"
+    SYNCED = "synced", "Synced"
+    ERROR = "error", "Error"
+
+
+class ContainerRegistry(models.Model):
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="registries"
+    )
+    display_name = models.CharField("Display Name", max_length=100)
+    # The normalized key the kubelet matches images against: host[:port][/path], no scheme.
+    address = models.CharField("Address", max_length=255)
+    plain_http = models.BooleanField(
+        "Plain HTTP", default=False, help_text="The address was entered with http://."
+    )
+    auth_type = models.CharField("Auth Type", max_length=10, choices=AuthType.choices)
+    username = models.CharField("Username", max_length=255, blank=True)
+    password = encrypt(models.TextField("Password", blank=True))
+    token = encrypt(models.TextField("Token", blank=True))
+
+    # Optimistic concurrency: every save bumps it; a save based on an older value is refused.
+    version = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    sync_status = models.CharField(
+        max_length=12, choices=SyncStatus.choices, default=SyncStatus.NOT_SYNCED
+    )
+    synced_at = models.DateTimeField(null=True, blank=True)
+    sync_error = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = "container registry"
+        verbose_name_plural = "container registries"
+        ordering = [Lower("display_name")]
+        constraints = [
+            models.UniqueConstraint(
+                Lower("display_name"),
+                "organization",
+                name="unique_registry_display_name_per_org",
+                violation_error_message="This organization already has a registry with this Display Name.",
+            ),
+            models.UniqueConstraint(
+                fields=["organization", "address"],
+                name="unique_registry_address_per_org",
+                violation_error_message="This organization already has a registry with this Address.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.display_name} ({self.address})"
+
+    def __repr__(self) -> str:
+        return f"<ContainerRegistry {self.pk} {self.address!r}>"
+
+    @property
+    def login_username(self) -> str:
+        """The username sent to the registry (a token travels as the password of a login)."""
+        if self.auth_type == AuthType.TOKEN:
+            return self.username or TOKEN_DEFAULT_USERNAME
+        return self.username
+
+    @property
+    def login_secret(self) -> str:
+        return self.token if self.auth_type == AuthType.TOKEN else self.password

@@ -1,0 +1,96 @@
+"""Writes to registries. Each runs in one transaction and validates before it saves; what has
+to happen outside the database (cluster sync) is scheduled on commit by signals."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.db.models import F
+
+from orgsettings.models import Organization
+
+from .models import AuthType, ContainerRegistry
+
+
+class RegistryChangedError(Exception):
+    """The registry was saved by someone else since the editor loaded it."""
+
+    def __init__(self, current: ContainerRegistry | None) -> None:
+        super().__init__("The registry was changed by someone else.")
+        self.current = current
+
+
+@transaction.atomic
+def registry_create(
+    organization: Organization,
+    *,
+    actor,
+    display_name: str,
+    address: str,
+    auth_type: str,
+    username: str = "",
+    password: str | None = None,
+    token: str | None = None,
+    plain_http: bool = False,
+) -> ContainerRegistry:
+    registry = ContainerRegistry(
+        organization=organization,
+        display_name=display_name,
+        address=address,
+        plain_http=plain_http,
+        auth_type=auth_type,
+        username=username,
+        created_by=actor,
+        updated_by=actor,
+    )
+    _set_secrets(registry, password=password, token=token)
+    registry.full_clean()
+    registry.save()
+    return registry
+
+
+@transaction.atomic
+def registry_update(
+    registry: ContainerRegistry,
+    *,
+    actor,
+    expected_version: int | None,
+    password: str | None = None,
+    token: str | None = None,
+    **fields,
+) -> ContainerRegistry:
+    """Apply `fields`; a secret given as None keeps the stored one (for the same Auth Type).
+
+    With `expected_version`, the save is refused with RegistryChangedError when the registry
+    was saved by someone else after that version was read.
+    """
+    queryset = ContainerRegistry.objects.filter(pk=registry.pk)
+    if expected_version is not None:
+        queryset = queryset.filter(version=expected_version)
+    # The conditional bump is the lock: of two concurrent saves based on one version, one wins.
+    if not queryset.update(version=F("version") + 1):
+        raise RegistryChangedError(ContainerRegistry.objects.filter(pk=registry.pk).first())
+    stored = ContainerRegistry.objects.get(pk=registry.pk)
+    for name, value in fields.items():
+        setattr(stored, name, value)
+    _set_secrets(stored, password=password, token=token)
+    stored.updated_by = actor
+    stored.full_clean()
+    stored.save()
+    return stored
+
+
+@transaction.atomic
+def registry_delete(registry: ContainerRegistry, *, actor) -> None:
+    registry.delete()
+
+
+def _set_secrets(registry: ContainerRegistry, *, password: str | None, token: str | None) -> None:
+    # Only the current Auth Type's secret is kept, so a switched-away credential does not linger.
+    if registry.auth_type == AuthType.TOKEN:
+        registry.password = ""
+        if token is not None:
+            registry.token = token
+    else:
+        registry.token = ""
+        if password is not None:
+            registry.password = password

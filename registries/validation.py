@@ -1,0 +1,248 @@
+"""The rules for what a registry may hold, shared by the Settings form, the admin and sync.
+
+Addresses are stored as the key the kubelet matches image references against
+(`host[:port][/path]`, see the kubelet's credential keyring), so what users type in real
+life is normalized here once instead of being interpreted differently everywhere.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+
+DOCKER_HUB_KEY = "docker.io"
+DOCKER_HUB_HOSTS = frozenset(
+    {
+        "docker.io",
+        "index.docker.io",
+        "registry-1.docker.io",
+        "registry.hub.docker.com",
+        "hub.docker.com",
+        "www.docker.com",
+    }
+)
+# Sent with a token when the user gives no username; most token-based registries ignore it.
+TOKEN_DEFAULT_USERNAME = "token"
+
+USERNAME_MAX_LENGTH = 255
+PASSWORD_MAX_LENGTH = 8 * 1024
+TOKEN_MAX_LENGTH = 16 * 1024
+ADDRESS_MAX_LENGTH = 255
+
+_LABEL_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+_PATH_COMPONENT_RE = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+_WHITESPACE_RE = re.compile(r"\s")
+_SCHEME_RE = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://")
+
+
+@dataclass(frozen=True)
+class NormalizedAddress:
+    key: str
+    plain_http: bool = False
+    # Said to the user when the stored key differs from what they typed in a way that matters.
+    note: str = ""
+
+    @property
+    def host(self) -> str:
+        return split_key(self.key)[0]
+
+    @property
+    def is_wildcard(self) -> bool:
+        return "*" in self.host
+
+
+def split_key(key: str) -> tuple[str, str]:
+    """Split a stored key into `host[:port]` and the path prefix (may be empty)."""
+    hostport, _, path = key.partition("/")
+    return hostport, path
+
+
+def normalize_address(raw: str) -> NormalizedAddress:
+    """Turn a typed registry address into the key the kubelet will match, or raise."""
+    text = (raw or "").strip()
+    if not text:
+        raise ValidationError("Enter the registry's address, for example ghcr.io.", code="required")
+    if len(text) > ADDRESS_MAX_LENGTH:
+        raise ValidationError(
+            f"Addresses are at most {ADDRESS_MAX_LENGTH} characters.", code="max_length"
+        )
+    if _WHITESPACE_RE.search(text) or _CONTROL_RE.search(text):
+        raise ValidationError("The address cannot contain spaces.", code="whitespace")
+
+    plain_http = False
+    scheme = _SCHEME_RE.match(text)
+    if scheme:
+        name = scheme.group(1).lower()
+        if name not in ("http", "https"):
+            raise ValidationError(
+                f"“{name}://” is not a registry address; use the host name, like ghcr.io.",
+                code="scheme",
+            )
+        plain_http = name == "http"
+        text = text[scheme.end() :]
+
+    if "@" in text:
+        raise ValidationError(
+            "Do not put credentials in the address; use the Username and Password fields.",
+            code="userinfo",
+        )
+    if "?" in text or "#" in text:
+        raise ValidationError(
+            "The address cannot have a query (?…) or fragment (#…).", code="query"
+        )
+
+    hostport, _, path = text.partition("/")
+    host, port = _split_port(hostport)
+    host = _normalize_host(host, has_port=port is not None)
+    path = _normalize_path(path)
+
+    note = ""
+    if host in DOCKER_HUB_HOSTS:
+        if plain_http:
+            raise ValidationError("Docker Hub is only served over HTTPS.", code="docker_hub_http")
+        if port is not None:
+            raise ValidationError("Docker Hub addresses have no port.", code="docker_hub_port")
+        if host != DOCKER_HUB_KEY:
+            note = (
+                f"Docker Hub was stored as “{DOCKER_HUB_KEY}”, the address Kubernetes matches "
+                f"for Docker Hub images such as nginx or you/app (“{host}” would match none)."
+            )
+        host = DOCKER_HUB_KEY
+
+    key = host if port is None else f"{host}:{port}"
+    if path:
+        key = f"{key}/{path}"
+    return NormalizedAddress(key=key, plain_http=plain_http, note=note)
+
+
+def _split_port(hostport: str) -> tuple[str, int | None]:
+    if hostport.startswith("["):
+        end = hostport.find("]")
+        if end == -1:
+            raise ValidationError("The IPv6 address is missing its closing “]”.", code="host")
+        host, rest = hostport[: end + 1], hostport[end + 1 :]
+        if rest and not rest.startswith(":"):
+            raise ValidationError("Unexpected text after the IPv6 address.", code="host")
+        port_text = rest[1:] if rest else None
+    elif ":" in hostport:
+        host, port_text = hostport.rsplit(":", 1)
+    else:
+        host, port_text = hostport, None
+    if port_text is None:
+        return host, None
+    if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+        raise ValidationError("The port must be a number from 1 to 65535.", code="port")
+    return host, int(port_text)
+
+
+def _normalize_host(host: str, *, has_port: bool) -> str:
+    if not host:
+        raise ValidationError(
+            "The address needs a host name, like registry.example.com.", code="host"
+        )
+    if host.startswith("["):
+        try:
+            ipaddress.IPv6Address(host[1:-1])
+        except ValueError:
+            raise ValidationError("That is not a valid IPv6 address.", code="host") from None
+        return host.lower()
+    host = host.rstrip(".")
+    try:
+        host = host.encode("idna").decode("ascii").lower() if not host.isascii() else host.lower()
+    except UnicodeError:
+        raise ValidationError("That is not a valid host name.", code="host") from None
+    labels = host.split(".")
+    if len(host) > 253 or not all(labels):
+        raise ValidationError("That is not a valid host name.", code="host")
+    wildcard_labels = [label for label in labels if "*" in label]
+    if wildcard_labels:
+        if any(label != "*" for label in wildcard_labels) or labels[0] != "*":
+            raise ValidationError(
+                "Wildcards are allowed only as whole leading labels, like *.azurecr.io.",
+                code="wildcard",
+            )
+        concrete = [label for label in labels if label != "*"]
+        if labels[: len(wildcard_labels)] != wildcard_labels or len(concrete) < 2:
+            raise ValidationError(
+                "A wildcard needs a domain of at least two labels after it, like *.azurecr.io.",
+                code="wildcard",
+            )
+        labels = concrete
+    if not all(_LABEL_RE.match(label) for label in labels):
+        raise ValidationError(
+            "That is not a valid host name: use letters, digits, hyphens and dots.", code="host"
+        )
+    # Without a dot or a port, a first path component is read as a Docker Hub user name, so an
+    # image like `myregistry/app` would never be pulled from a host called `myregistry`.
+    if len(labels) == 1 and not has_port and host != "localhost":
+        raise ValidationError(
+            f"“{host}” needs a domain or a port (like {host}.example.com or {host}:5000): "
+            "image names without one are looked up on Docker Hub.",
+            code="single_label",
+        )
+    return host
+
+
+def _normalize_path(path: str) -> str:
+    path = path.strip("/")
+    # The kubelet drops a leading /v1/ or /v2/ (API version paths copied from docker config).
+    for prefix in ("v1", "v2"):
+        if path == prefix or path.startswith(prefix + "/"):
+            path = path[len(prefix) :].lstrip("/")
+            break
+    if not path:
+        return ""
+    components = path.lower().split("/")
+    for component in components:
+        if not _PATH_COMPONENT_RE.match(component):
+            raise ValidationError(
+                f"“{component or '/'}” is not a valid part of a repository path: use lower-case "
+                "letters, digits and . _ - separators.",
+                code="path",
+            )
+    return "/".join(components)
+
+
+def validate_username(value: str) -> None:
+    if len(value) > USERNAME_MAX_LENGTH:
+        raise ValidationError(
+            f"Usernames are at most {USERNAME_MAX_LENGTH} characters.", code="max_length"
+        )
+    if _WHITESPACE_RE.search(value) or _CONTROL_RE.search(value):
+        raise ValidationError(
+            "The username cannot contain spaces or control characters.", code="whitespace"
+        )
+    if ":" in value:
+        # Pull credentials travel as base64("username:password"); a colon would split it wrongly.
+        raise ValidationError("The username cannot contain “:”.", code="colon")
+
+
+def validate_secret(value: str, *, label: str, max_length: int, allow_json: bool = False) -> None:
+    """Reject secrets that cannot work; the message never repeats the value."""
+    if len(value) > max_length:
+        raise ValidationError(
+            f"The {label.lower()} is too long (at most {max_length} characters).", code="max_length"
+        )
+    if _CONTROL_RE.search(value.replace("\n", "") if allow_json else value):
+        raise ValidationError(
+            f"The {label.lower()} cannot contain control characters.", code="control"
+        )
+    if _WHITESPACE_RE.search(value):
+        if allow_json and _is_json_object(value):
+            return
+        raise ValidationError(
+            f"The {label.lower()} cannot contain spaces or line breaks. Check that it was pasted whole.",
+            code="whitespace",
+        )
+
+
+def _is_json_object(value: str) -> bool:
+    try:
+        return isinstance(json.loads(value), dict)
+    except ValueError:
+        return False

@@ -1,0 +1,23 @@
+"""Loaded first by pytest (`-p tests.environment`): test defaults for the settings' environment.
+
+The suite runs with DEBUG off, like production, but over plain HTTP (the test client and the
+live server for browser tests), so the HTTPS-only switches are off. Values already set win,
+such as DATABASE_URL pointing the suite at PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import os
+
+TEST_ENVIRONMENT = {
+    "DEBUG": "false",
+    "SECRET_KEY": "test-secret-key-for-the-suite-only-000000000000000000000000000",
+    "CRYPTOGRAPHY_KEY": "test-cryptography-key-for-the-suite-only-0000000000000000000000",
+    "SECURE_SSL_REDIRECT": "false",
+    "SESSION_COOKIE_SECURE": "false",
+    "CSRF_COOKIE_SECURE": "false",
+    "ALLOWED_HOSTS": "testserver,localhost,127.0.0.1",
+}
+
+for name, value in TEST_ENVIRONMENT.items():
+    os.environ.setdefault(name, value)
