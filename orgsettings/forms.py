@@ -9,6 +9,7 @@ class OrganizationNameForm(forms.ModelForm):
     class Meta:
         model = Organization
         fields = ["name"]
+        error_messages = {"name": {"required": "Enter a name."}}
 
     def clean_name(self) -> str:
         name = " ".join(self.cleaned_data["name"].split())

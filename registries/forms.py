@@ -43,6 +43,14 @@ class RegistryForm(forms.ModelForm):
     class Meta:
         model = ContainerRegistry
         fields = ["display_name", "address", "auth_type", "username"]
+        error_messages = {
+            "display_name": {"required": "Enter a Display Name."},
+            "address": {"required": "Enter the registry's address, for example ghcr.io."},
+            "auth_type": {
+                "required": "Choose an Auth Type.",
+                "invalid_choice": "Choose BasicAuth or Token.",
+            },
+        }
         widgets = {
             "auth_type": forms.RadioSelect,
             "address": forms.TextInput(

@@ -16,6 +16,7 @@ TEST_ENVIRONMENT = {
     "SECURE_SSL_REDIRECT": "false",
     "SESSION_COOKIE_SECURE": "false",
     "CSRF_COOKIE_SECURE": "false",
+    "STATIC_MANIFEST": "false",
     "ALLOWED_HOSTS": "testserver,localhost,127.0.0.1",
 }
 

@@ -1,0 +1,175 @@
+"""The registry form's rules, as the Settings page and the admin apply them."""
+
+from __future__ import annotations
+
+import pytest
+
+from registries.forms import RegistryForm
+from registries.models import AuthType
+
+from .factories import OrganizationFactory, RegistryFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def basic(**overrides):
+    data = {
+        "display_name": "GitHub packages",
+        "address": "ghcr.io",
+        "auth_type": "BasicAuth",
+        "username": "octocat",
+        "password": "ghp_abc123",
+        "token": "",
+    }
+    return {**data, **overrides}
+
+
+def token(**overrides):
+    return basic(
+        **{"auth_type": "Token", "username": "", "password": "", "token": "glpat-xyz", **overrides}
+    )
+
+
+def test_valid_basic_auth_form_yields_the_normalized_address(organization):
+    form = RegistryForm(basic(address="https://GHCR.io/"), organization=organization)
+    assert form.is_valid(), form.errors
+    assert form.registry_fields()["address"] == "ghcr.io"
+
+
+def test_display_name_is_required(organization):
+    form = RegistryForm(basic(display_name="   "), organization=organization)
+    assert not form.is_valid()
+    assert "display_name" in form.errors
+
+
+def test_display_name_is_trimmed_and_inner_spaces_collapsed(organization):
+    form = RegistryForm(basic(display_name="  GitHub   packages "), organization=organization)
+    assert form.is_valid()
+    assert form.cleaned_data["display_name"] == "GitHub packages"
+
+
+def test_display_name_longer_than_100_characters_is_rejected(organization):
+    form = RegistryForm(basic(display_name="x" * 101), organization=organization)
+    assert "display_name" in form.errors
+
+
+def test_display_name_is_unique_within_the_organization_ignoring_case(organization):
+    RegistryFactory(organization=organization, display_name="GitHub Packages")
+    form = RegistryForm(basic(display_name="github packages"), organization=organization)
+    assert "already has a registry with this Display Name" in str(form.errors["display_name"])
+
+
+def test_same_display_name_is_allowed_in_another_organization(organization):
+    RegistryFactory(organization=OrganizationFactory(), display_name="GitHub packages")
+    assert RegistryForm(basic(), organization=organization).is_valid()
+
+
+def test_address_is_unique_within_the_organization_after_normalization(organization):
+    RegistryFactory(organization=organization, address="ghcr.io")
+    form = RegistryForm(basic(address="https://GHCR.IO/"), organization=organization)
+    assert "already has a registry for ghcr.io" in str(form.errors["address"])
+
+
+def test_invalid_address_error_is_tied_to_the_address_field(organization):
+    form = RegistryForm(basic(address="user:pw@ghcr.io"), organization=organization)
+    assert "Do not put credentials in the address" in str(form.errors["address"])
+    assert form.fields["address"].widget.attrs["aria-invalid"] == "true"
+
+
+def test_basic_auth_requires_username_and_password(organization):
+    form = RegistryForm(basic(username="", password=""), organization=organization)
+    assert set(form.errors) == {"username", "password"}
+
+
+def test_token_requires_a_token_but_no_username(organization):
+    assert RegistryForm(token(), organization=organization).is_valid()
+    form = RegistryForm(token(token=""), organization=organization)
+    assert set(form.errors) == {"token"}
+
+
+def test_unknown_auth_type_is_rejected(organization):
+    form = RegistryForm(basic(auth_type="OAuth"), organization=organization)
+    assert "auth_type" in form.errors
+
+
+def test_token_form_does_not_keep_a_typed_password(organization):
+    form = RegistryForm(token(password="leftover"), organization=organization)
+    assert form.is_valid()
+    assert form.registry_fields()["password"] == ""
+
+
+def test_password_with_spaces_is_rejected_without_echoing_it(organization):
+    form = RegistryForm(basic(password="two words"), organization=organization)
+    assert "password" in form.errors
+    assert "two words" not in str(form.errors)
+
+
+def test_gcp_json_key_password_with_spaces_is_accepted(organization):
+    json_key = '{"type": "service_account", "private_key": "-----BEGIN PRIVATE KEY-----\\nx\\n"}'
+    form = RegistryForm(
+        basic(address="gcr.io", username="_json_key", password=json_key), organization=organization
+    )
+    assert form.is_valid(), form.errors
+
+
+def test_edit_with_blank_password_keeps_stored_secret(organization):
+    registry = RegistryFactory(organization=organization, auth_type=AuthType.BASIC)
+    form = RegistryForm(
+        basic(password="", version=registry.version), instance=registry, organization=organization
+    )
+    assert form.is_valid(), form.errors
+    assert form.registry_fields()["password"] is None
+
+
+def test_edit_with_blank_token_keeps_stored_token(organization):
+    registry = RegistryFactory(
+        organization=organization, auth_type=AuthType.TOKEN, password="", token="stored"
+    )
+    form = RegistryForm(token(token=""), instance=registry, organization=organization)
+    assert form.is_valid(), form.errors
+    assert form.registry_fields()["token"] is None
+
+
+def test_switching_auth_type_requires_the_new_types_credentials(organization):
+    registry = RegistryFactory(organization=organization, auth_type=AuthType.BASIC)
+    form = RegistryForm(token(token=""), instance=registry, organization=organization)
+    assert "Switching the Auth Type needs the new type's credentials" in form.errors["token"][0]
+
+
+def test_edit_keeps_its_own_address_and_name_without_a_uniqueness_error(organization):
+    registry = RegistryFactory(
+        organization=organization, display_name="GitHub packages", address="ghcr.io"
+    )
+    form = RegistryForm(basic(password=""), instance=registry, organization=organization)
+    assert form.is_valid(), form.errors
+
+
+def test_password_widget_never_renders_the_stored_value(organization):
+    registry = RegistryFactory(organization=organization, password="s3cr3t-value")
+    html = RegistryForm(instance=registry, organization=organization).as_p()
+    assert "s3cr3t-value" not in html
+
+
+def test_edit_form_of_a_plain_http_registry_shows_the_scheme(organization):
+    registry = RegistryFactory(
+        organization=organization, address="reg.internal.example:5000", plain_http=True
+    )
+    form = RegistryForm(instance=registry, organization=organization)
+    assert form["address"].value() == "http://reg.internal.example:5000"
+
+
+def test_ecr_address_gets_an_expiry_warning(organization):
+    form = RegistryForm(
+        basic(address="123456789012.dkr.ecr.eu-west-1.amazonaws.com", username="AWS"),
+        organization=organization,
+    )
+    assert form.is_valid()
+    assert "12 hours" in form.expiry_warning
+
+
+def test_oauth2accesstoken_username_gets_an_expiry_warning(organization):
+    form = RegistryForm(
+        basic(address="gcr.io", username="oauth2accesstoken"), organization=organization
+    )
+    assert form.is_valid()
+    assert "expires after about an hour" in form.expiry_warning

@@ -1,0 +1,372 @@
+"""The Container Registries section as a browser and htmx use it, and who may do what."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from registries.models import AuthType, ContainerRegistry
+
+from .factories import OrganizationFactory, RegistryFactory
+
+pytestmark = pytest.mark.django_db
+
+HX = {"HTTP_HX_REQUEST": "true"}
+
+
+def url(name, organization, registry=None):
+    kwargs = {"slug": organization.slug}
+    if registry is not None:
+        kwargs["pk"] = registry.pk
+    return reverse(f"registries:{name}", kwargs=kwargs)
+
+
+def form_data(**overrides):
+    data = {
+        "display_name": "GitHub packages",
+        "address": "https://ghcr.io/",
+        "auth_type": "BasicAuth",
+        "username": "octocat",
+        "password": "ghp_secretvalue",
+        "token": "",
+    }
+    return {**data, **overrides}
+
+
+def edit_data(registry, **overrides):
+    stored = {
+        "display_name": registry.display_name,
+        "address": registry.address,
+        "auth_type": registry.auth_type,
+        "username": registry.username,
+        "password": "",
+        "version": registry.version,
+    }
+    return form_data(**{**stored, **overrides})
+
+
+# Who may see what
+
+
+def test_anonymous_user_is_sent_to_log_in(client, organization):
+    response = client.get(url("list", organization))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+
+
+@pytest.mark.parametrize("name", ["list", "create", "hints"])
+def test_outsider_gets_404_for_every_organization_url(client, organization, outsider, name):
+    client.force_login(outsider)
+    assert client.get(url(name, organization)).status_code == 404
+
+
+@pytest.mark.parametrize("name", ["edit", "delete"])
+def test_outsider_gets_404_for_registry_urls_get_and_post(client, organization, outsider, name):
+    registry = RegistryFactory(organization=organization)
+    client.force_login(outsider)
+    assert client.get(url(name, organization, registry)).status_code == 404
+    assert client.post(url(name, organization, registry), edit_data(registry)).status_code == 404
+    assert ContainerRegistry.objects.filter(pk=registry.pk).exists()
+
+
+def test_guessed_id_of_another_organizations_registry_is_404(client, organization, owner):
+    foreign = RegistryFactory(organization=OrganizationFactory())
+    client.force_login(owner)
+    assert client.get(url("edit", organization, foreign)).status_code == 404
+    assert client.post(url("delete", organization, foreign)).status_code == 404
+    assert ContainerRegistry.objects.filter(pk=foreign.pk).exists()
+
+
+def test_unknown_organization_is_404(client, owner):
+    client.force_login(owner)
+    assert client.get(reverse("registries:list", kwargs={"slug": "nope"})).status_code == 404
+
+
+def test_member_sees_the_list_without_controls(client, organization, member):
+    RegistryFactory(organization=organization, display_name="Harbor")
+    client.force_login(member)
+    response = client.get(url("list", organization))
+    assert response.status_code == 200
+    assert "Harbor" in response.text
+    assert url("create", organization) not in response.text
+    assert "/edit/" not in response.text
+    assert "/delete/" not in response.text
+
+
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_member_gets_403_on_create_edit_and_delete(client, organization, member, method):
+    registry = RegistryFactory(organization=organization)
+    client.force_login(member)
+    send = getattr(client, method)
+    assert send(url("create", organization), form_data()).status_code == 403
+    assert send(url("edit", organization, registry), edit_data(registry)).status_code == 403
+    assert send(url("delete", organization, registry)).status_code == 403
+    assert ContainerRegistry.objects.filter(organization=organization).count() == 1
+
+
+@pytest.mark.parametrize("user_fixture", ["owner", "admin_user"])
+def test_owners_and_admins_see_the_controls(client, organization, request, user_fixture):
+    RegistryFactory(organization=organization)
+    client.force_login(request.getfixturevalue(user_fixture))
+    response = client.get(url("list", organization))
+    assert url("create", organization) in response.text
+    assert "/edit/" in response.text
+
+
+# The list
+
+
+def test_empty_state_explains_registries_and_offers_to_add_one(client, organization, owner):
+    client.force_login(owner)
+    response = client.get(url("list", organization))
+    assert "No registries yet" in response.text
+    assert "Add a registry" in response.text
+
+
+def test_table_shows_columns_and_who_changed_it(client, organization, owner):
+    RegistryFactory(
+        organization=organization,
+        display_name="Quay",
+        address="quay.io",
+        auth_type=AuthType.TOKEN,
+        updated_by=owner,
+    )
+    client.force_login(owner)
+    text = client.get(url("list", organization)).text
+    for expected in (
+        "Display Name",
+        "Address",
+        "Auth Type",
+        "Last changed",
+        "Status",
+        "Quay",
+        "quay.io",
+        "Token",
+        "olivia",
+        "Not synced",
+    ):
+        assert expected in text
+
+
+def test_plain_http_registry_is_marked_in_the_table(client, organization, owner):
+    RegistryFactory(organization=organization, address="reg.internal.example:5000", plain_http=True)
+    client.force_login(owner)
+    assert ">HTTP</span>" in client.get(url("list", organization)).text
+
+
+def test_secrets_never_appear_in_any_page(client, organization, owner):
+    registry = RegistryFactory(organization=organization, password="pw-must-not-leak-7731")
+    token_registry = RegistryFactory(
+        organization=organization,
+        auth_type=AuthType.TOKEN,
+        password="",
+        token="tok-must-not-leak-9942",
+    )
+    client.force_login(owner)
+    pages = [
+        client.get(url("list", organization)),
+        client.get(url("edit", organization, registry)),
+        client.get(url("edit", organization, registry), **HX),
+        client.get(url("edit", organization, token_registry)),
+        client.get(url("delete", organization, registry)),
+        client.post(url("edit", organization, registry), edit_data(registry, display_name="")),
+    ]
+    for response in pages:
+        assert "pw-must-not-leak-7731" not in response.text
+        assert "tok-must-not-leak-9942" not in response.text
+
+
+def test_htmx_list_request_returns_only_the_table(client, organization, owner):
+    client.force_login(owner)
+    response = client.get(url("list", organization), **HX)
+    assert response.text.lstrip().startswith('<div id="registry-table"')
+    assert "<html" not in response.text
+    assert "HX-Request" in response["Vary"]
+
+
+# Create
+
+
+def test_create_without_javascript_redirects_to_the_list_with_a_message(
+    client, organization, owner
+):
+    client.force_login(owner)
+    response = client.post(url("create", organization), form_data(), follow=True)
+    assert response.redirect_chain[-1][0] == url("list", organization)
+    assert "Added “GitHub packages”." in response.text
+    registry = ContainerRegistry.objects.get(organization=organization)
+    assert (registry.address, registry.password, registry.created_by) == (
+        "ghcr.io",
+        "ghp_secretvalue",
+        owner,
+    )
+
+
+def test_create_through_htmx_returns_the_new_table_and_closes_the_dialog(
+    client, organization, owner
+):
+    client.force_login(owner)
+    response = client.post(url("create", organization), form_data(), **HX)
+    assert response.status_code == 200
+    assert response["HX-Retarget"] == "#registry-table"
+    assert response["HX-Reswap"] == "outerHTML"
+    assert "registries:changed" in response["HX-Trigger"]
+    assert "GitHub packages" in response.text
+    assert 'id="messages"' in response.text
+    assert 'hx-swap-oob="true"' in response.text
+
+
+def test_invalid_create_through_htmx_rerenders_the_form_with_errors_and_saves_nothing(
+    client, organization, owner
+):
+    client.force_login(owner)
+    response = client.post(url("create", organization), form_data(address="not a host"), **HX)
+    assert response.status_code == 200
+    assert response.text.lstrip().startswith('<form id="registry-form"')
+    assert "The address cannot contain spaces." in response.text
+    assert 'aria-invalid="true"' in response.text
+    assert "HX-Retarget" not in response
+    assert not ContainerRegistry.objects.exists()
+
+
+def test_invalid_create_keeps_what_was_typed_except_secrets(client, organization, owner):
+    client.force_login(owner)
+    response = client.post(url("create", organization), form_data(username="bad user"))
+    assert 'value="GitHub packages"' in response.text
+    assert "ghp_secretvalue" not in response.text
+
+
+def test_docker_hub_rewrite_is_reported_after_saving(client, organization, owner):
+    client.force_login(owner)
+    response = client.post(
+        url("create", organization), form_data(address="registry-1.docker.io"), follow=True
+    )
+    assert "Docker Hub was stored as “docker.io”" in response.text
+    assert ContainerRegistry.objects.get().address == "docker.io"
+
+
+def test_new_form_opens_in_the_dialog_for_htmx_and_as_a_page_without(client, organization, owner):
+    client.force_login(owner)
+    fragment = client.get(url("create", organization), **HX)
+    page = client.get(url("create", organization))
+    assert fragment.text.lstrip().startswith('<form id="registry-form"')
+    assert "<html" in page.text
+    assert 'id="registry-form"' in page.text
+
+
+def test_form_warns_that_credentials_must_be_long_lived(client, organization, owner):
+    client.force_login(owner)
+    text = client.get(url("create", organization)).text
+    assert "Use long-lived credentials." in text
+    assert "Amazon ECR" in text
+    assert "oauth2accesstoken" in text
+
+
+def test_hints_name_the_username_a_well_known_registry_expects(client, organization, owner):
+    client.force_login(owner)
+    response = client.get(url("hints", organization), {"address": "ghcr.io", "username": ""}, **HX)
+    assert "your GitHub user name" in response.text
+
+
+def test_hints_warn_about_ecr_passwords_expiring(client, organization, owner):
+    client.force_login(owner)
+    response = client.get(
+        url("hints", organization), {"address": "123456789012.dkr.ecr.us-east-1.amazonaws.com"}
+    )
+    assert "12 hours" in response.text
+
+
+def test_member_cannot_fetch_hints(client, organization, member):
+    client.force_login(member)
+    assert client.get(url("hints", organization)).status_code == 403
+
+
+# Edit
+
+
+def test_edit_with_blank_password_keeps_stored_secret(client, organization, owner):
+    registry = RegistryFactory(organization=organization, password="keep-me")
+    client.force_login(owner)
+    response = client.post(
+        url("edit", organization, registry), edit_data(registry, display_name="Renamed")
+    )
+    assert response.status_code == 302
+    registry.refresh_from_db()
+    assert (registry.display_name, registry.password, registry.updated_by) == (
+        "Renamed",
+        "keep-me",
+        owner,
+    )
+
+
+def test_edit_with_a_new_password_replaces_it(client, organization, owner):
+    registry = RegistryFactory(organization=organization, password="old")
+    client.force_login(owner)
+    client.post(url("edit", organization, registry), edit_data(registry, password="new-password"))
+    registry.refresh_from_db()
+    assert registry.password == "new-password"
+
+
+def test_switching_to_token_without_a_token_is_refused(client, organization, owner):
+    registry = RegistryFactory(organization=organization)
+    client.force_login(owner)
+    response = client.post(
+        url("edit", organization, registry), edit_data(registry, auth_type="Token")
+    )
+    assert "Token authentication needs a token." in response.text
+    registry.refresh_from_db()
+    assert registry.auth_type == AuthType.BASIC
+
+
+def test_second_of_two_concurrent_edits_is_told_someone_else_changed_it(
+    client, organization, owner, admin_user
+):
+    registry = RegistryFactory(organization=organization, display_name="Original")
+    opened = edit_data(registry)
+    client.force_login(admin_user)
+    client.post(url("edit", organization, registry), {**opened, "display_name": "By Adam"})
+    client.force_login(owner)
+    response = client.post(
+        url("edit", organization, registry), {**opened, "display_name": "By Olivia"}, **HX
+    )
+    assert "changed by adam since you opened it" in response.text
+    registry.refresh_from_db()
+    assert registry.display_name == "By Adam"
+
+
+def test_edit_form_title_shows_the_stored_name_while_errors_are_shown(client, organization, owner):
+    registry = RegistryFactory(organization=organization, display_name="Stored name")
+    client.force_login(owner)
+    response = client.post(
+        url("edit", organization, registry), edit_data(registry, display_name="", address="x y")
+    )
+    assert "Edit “Stored name”" in response.text
+
+
+# Delete
+
+
+def test_delete_asks_for_confirmation_first(client, organization, owner):
+    registry = RegistryFactory(organization=organization, display_name="Harbor")
+    client.force_login(owner)
+    response = client.get(url("delete", organization, registry))
+    assert "Delete “Harbor”?" in response.text
+    assert ContainerRegistry.objects.filter(pk=registry.pk).exists()
+
+
+def test_delete_through_htmx_returns_the_table_without_the_row(client, organization, owner):
+    registry = RegistryFactory(organization=organization, display_name="Harbor")
+    client.force_login(owner)
+    response = client.post(url("delete", organization, registry), **HX)
+    assert response["HX-Retarget"] == "#registry-table"
+    assert "Deleted “Harbor”." in response.text
+    assert f'id="registry-{registry.pk}"' not in response.text
+    assert not ContainerRegistry.objects.filter(pk=registry.pk).exists()
+
+
+def test_delete_without_javascript_redirects_to_the_list(client, organization, owner):
+    registry = RegistryFactory(organization=organization)
+    client.force_login(owner)
+    response = client.post(url("delete", organization, registry))
+    assert response.status_code == 302
+    assert response["Location"] == url("list", organization)
