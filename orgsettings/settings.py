@@ -150,3 +150,8 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
+
+# Cluster sync: pushing image-pull Secrets to each organization's namespace (see the README).
+REGISTRY_SECRET_NAME = env.str("REGISTRY_SECRET_NAME", default="org-registry-credentials")
+
+# Test connection: checking credentials against the registry itself (see the README).
