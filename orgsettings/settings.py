@@ -152,6 +152,19 @@ LOGGING = {
 }
 
 # Cluster sync: pushing image-pull Secrets to each organization's namespace (see the README).
+REGISTRY_SYNC_ENABLED = env.bool("REGISTRY_SYNC_ENABLED", default=True)
+# Empty: the in-cluster ServiceAccount when running in a pod; otherwise no cluster (sync off).
+KUBECONFIG = env.str("KUBECONFIG", default="")
 REGISTRY_SECRET_NAME = env.str("REGISTRY_SECRET_NAME", default="org-registry-credentials")
+REGISTRY_SERVICE_ACCOUNTS = env.list("REGISTRY_SERVICE_ACCOUNTS", default=["default"])
+REGISTRY_CREATE_NAMESPACES = env.bool("REGISTRY_CREATE_NAMESPACES", default=False)
+REGISTRY_KUBE_CONNECT_TIMEOUT = env.float("REGISTRY_KUBE_CONNECT_TIMEOUT", default=3.0)
+REGISTRY_KUBE_READ_TIMEOUT = env.float("REGISTRY_KUBE_READ_TIMEOUT", default=10.0)
+REGISTRY_SYNC_IN_BACKGROUND = env.bool("REGISTRY_SYNC_IN_BACKGROUND", default=True)
+# After a save, retriable trouble (a `default` ServiceAccount not created yet) is retried after
+# these pauses (seconds) before the reconciler takes over.
+REGISTRY_SYNC_RETRY_DELAYS = [
+    float(s) for s in env.list("REGISTRY_SYNC_RETRY_DELAYS", default=["1", "2", "4"])
+]
 
 # Test connection: checking credentials against the registry itself (see the README).

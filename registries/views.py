@@ -22,7 +22,7 @@ from orgsettings.access import membership_or_404, require_registry_manager
 from orgsettings.models import Membership
 from orgsettings.nav import settings_context
 
-from . import advice
+from . import advice, kube
 from .forms import RegistryForm
 from .models import ContainerRegistry, SyncStatus
 from .services import RegistryChangedError, registry_create, registry_delete, registry_update
@@ -43,6 +43,7 @@ def _page_context(request: HttpRequest, membership: Membership, **extra) -> dict
         **settings_context(request, membership, section="registries"),
         "registries": registries,
         "polling": any(r.sync_status == SyncStatus.PENDING for r in registries),
+        "cluster_configured": kube.configuration_source() is not None,
         "general_advice": advice.GENERAL_ADVICE,
         **extra,
     }

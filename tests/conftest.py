@@ -6,6 +6,9 @@ from orgsettings.models import Role
 
 from .factories import MembershipFactory, OrganizationFactory, UserFactory
 
+# The fake Kubernetes API server's fixtures: fake_kube, kubeconfig_path.
+pytest_plugins = ["tests.fakekube"]
+
 
 @pytest.fixture(autouse=True)
 def fast_password_hashing(settings):

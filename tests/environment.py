@@ -22,3 +22,11 @@ TEST_ENVIRONMENT = {
 
 for name, value in TEST_ENVIRONMENT.items():
     os.environ.setdefault(name, value)
+
+# Never sync to whatever cluster the machine running the tests is configured for: cluster tests
+# use the fake API server, or the real cluster only when asked with --kube-real.
+os.environ["ORGSETTINGS_REAL_KUBECONFIG"] = os.environ.get("KUBECONFIG", "")
+os.environ["KUBECONFIG"] = ""
+# Syncs run inline in the commit callbacks, so tests see their effect without waiting.
+os.environ["REGISTRY_SYNC_IN_BACKGROUND"] = "false"
+os.environ["REGISTRY_SYNC_RETRY_DELAYS"] = "0.1,0.2,0.4"

@@ -19,10 +19,8 @@ import urllib3
 from kubernetes import client, config
 
 if TYPE_CHECKING:
-    # Imported for real by pytest_plugins, which must come first for assertion rewriting.
+    # The conftest registers tests.fakekube as a plugin (for assertion rewriting and fixtures).
     from tests.fakekube import FakeKubeServer
-
-pytest_plugins = ["tests.fakekube"]
 
 NAMESPACE = "team-a"
 

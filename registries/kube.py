@@ -1,0 +1,324 @@
+"""The gateway to Kubernetes: the only module that imports the official client.
+
+It speaks in small plain objects (SecretState, ServiceAccountState) and raises ClusterError with
+a short human message that never carries request or response bodies, so nothing a caller stores
+or shows can contain a credential. Every call has connect and read timeouts and no client-side
+retries: the reconciler is the retry.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import urllib3
+from django.conf import settings
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+from kubernetes.config.config_exception import ConfigException
+
+from .dockerconfig import DOCKERCONFIGJSON_KEY, SECRET_TYPE, decode_config
+
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+MANAGED_BY = "orgsettings"
+ORGANIZATION_LABEL = "orgsettings.io/organization"
+_IN_CLUSTER_TOKEN = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
+
+
+class ClusterError(Exception):
+    """A failed cluster call. `kind` is stable for code; str() is a short message for people."""
+
+    def __init__(self, kind: str, message: str, *, retriable: bool = True) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.retriable = retriable
+
+
+@dataclass
+class SecretState:
+    namespace: str
+    name: str
+    resource_version: str
+    type: str
+    labels: dict[str, str] = field(default_factory=dict)
+    config: dict | None = None
+
+    @property
+    def is_managed(self) -> bool:
+        return self.labels.get(MANAGED_BY_LABEL) == MANAGED_BY
+
+
+@dataclass
+class ServiceAccountState:
+    namespace: str
+    name: str
+    resource_version: str
+    pull_secrets: list[str] = field(default_factory=list)
+
+
+def managed_labels(organization_slug: str) -> dict[str, str]:
+    return {MANAGED_BY_LABEL: MANAGED_BY, ORGANIZATION_LABEL: organization_slug}
+
+
+def configuration_source() -> str | None:
+    """Where the cluster configuration comes from, or None when no cluster is configured."""
+    if not settings.REGISTRY_SYNC_ENABLED:
+        return None
+    if settings.KUBECONFIG:
+        return "kubeconfig" if Path(settings.KUBECONFIG).is_file() else None
+    if os.environ.get("KUBERNETES_SERVICE_HOST") and _IN_CLUSTER_TOKEN.is_file():
+        return "in-cluster"
+    return None
+
+
+def connect() -> Cluster | None:
+    """A Cluster for the configured cluster, or None when there is none to talk to."""
+    source = configuration_source()
+    if source is None:
+        return None
+    configuration = client.Configuration()
+    try:
+        if source == "kubeconfig":
+            config.load_kube_config(
+                config_file=settings.KUBECONFIG, client_configuration=configuration
+            )
+        else:
+            config.load_incluster_config(client_configuration=configuration)
+    except (ConfigException, OSError, ValueError) as error:
+        raise ClusterError(
+            "config",
+            f"The cluster configuration could not be read ({type(error).__name__}).",
+            retriable=False,
+        ) from None
+    configuration.retries = False
+    return Cluster(
+        client.ApiClient(configuration),
+        timeout=(settings.REGISTRY_KUBE_CONNECT_TIMEOUT, settings.REGISTRY_KUBE_READ_TIMEOUT),
+    )
+
+
+class Cluster:
+    def __init__(self, api_client: client.ApiClient, *, timeout: tuple[float, float]) -> None:
+        self.api_client = api_client
+        self.core = client.CoreV1Api(api_client)
+        self.timeout = timeout
+
+    def close(self) -> None:
+        self.api_client.close()
+
+    # Namespaces
+
+    def list_namespaces(self) -> set[str]:
+        with _translated("list", "namespaces"):
+            result = self.core.list_namespace(_request_timeout=self.timeout)
+        return {item.metadata.name for item in result.items}
+
+    def namespace_exists(self, namespace: str) -> bool:
+        with _translated("read", "namespaces", namespace, missing_ok=True) as missing:
+            self.core.read_namespace(namespace, _request_timeout=self.timeout)
+        return not missing
+
+    def create_namespace(self, namespace: str, labels: dict[str, str]) -> None:
+        body = client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace, labels=labels))
+        with _translated("create", "namespaces", namespace, exists_ok=True):
+            self.core.create_namespace(body, _request_timeout=self.timeout)
+
+    # Secrets
+
+    def list_managed_secrets(self, organization_slug: str | None = None) -> list[SecretState]:
+        selector = f"{MANAGED_BY_LABEL}={MANAGED_BY}"
+        if organization_slug:
+            selector += f",{ORGANIZATION_LABEL}={organization_slug}"
+        with _translated("list", "secrets"):
+            result = self.core.list_secret_for_all_namespaces(
+                label_selector=selector, _request_timeout=self.timeout
+            )
+        return [_secret_state(item) for item in result.items]
+
+    def read_secret(self, namespace: str, name: str) -> SecretState | None:
+        with _translated("read", "secrets", namespace, missing_ok=True) as missing:
+            item = self.core.read_namespaced_secret(name, namespace, _request_timeout=self.timeout)
+        return None if missing else _secret_state(item)
+
+    def create_secret(
+        self, namespace: str, name: str, labels: dict[str, str], data_value: str
+    ) -> None:
+        with _translated("create", "secrets", namespace):
+            self.core.create_namespaced_secret(
+                namespace,
+                _secret_body(namespace, name, labels, data_value),
+                _request_timeout=self.timeout,
+            )
+
+    def replace_secret(self, current: SecretState, labels: dict[str, str], data_value: str) -> None:
+        """Replace `current`; ClusterError kind "conflict" when it changed since it was read."""
+        body = _secret_body(current.namespace, current.name, labels, data_value)
+        body.metadata.resource_version = current.resource_version
+        with _translated("replace", "secrets", current.namespace):
+            self.core.replace_namespaced_secret(
+                current.name, current.namespace, body, _request_timeout=self.timeout
+            )
+
+    def delete_secret(self, namespace: str, name: str) -> None:
+        with _translated("delete", "secrets", namespace, missing_ok=True):
+            self.core.delete_namespaced_secret(name, namespace, _request_timeout=self.timeout)
+
+    # ServiceAccounts
+
+    def list_service_accounts(
+        self, name: str, namespace: str | None = None
+    ) -> list[ServiceAccountState]:
+        selector = f"metadata.name={name}"
+        with _translated("list", "serviceaccounts", namespace):
+            if namespace is None:
+                result = self.core.list_service_account_for_all_namespaces(
+                    field_selector=selector, _request_timeout=self.timeout
+                )
+            else:
+                result = self.core.list_namespaced_service_account(
+                    namespace, field_selector=selector, _request_timeout=self.timeout
+                )
+        return [_service_account_state(item) for item in result.items]
+
+    def read_service_account(self, namespace: str, name: str) -> ServiceAccountState | None:
+        with _translated("read", "serviceaccounts", namespace, missing_ok=True) as missing:
+            item = self.core.read_namespaced_service_account(
+                name, namespace, _request_timeout=self.timeout
+            )
+        return None if missing else _service_account_state(item)
+
+    def set_pull_secrets(self, current: ServiceAccountState, names: list[str]) -> None:
+        """Write the whole `imagePullSecrets` list, which Kubernetes treats as atomic.
+
+        The resourceVersion makes this a compare-and-swap: if anyone changed the ServiceAccount
+        since `current` was read, the API answers 409 (ClusterError kind "conflict") and nothing
+        of theirs is lost.
+        """
+        body = {
+            "metadata": {"resourceVersion": current.resource_version},
+            "imagePullSecrets": [{"name": name} for name in names],
+        }
+        with _translated("patch", "serviceaccounts", current.namespace):
+            self.core.patch_namespaced_service_account(
+                current.name, current.namespace, body, _request_timeout=self.timeout
+            )
+
+
+def _secret_body(
+    namespace: str, name: str, labels: dict[str, str], data_value: str
+) -> client.V1Secret:
+    return client.V1Secret(
+        metadata=client.V1ObjectMeta(name=name, namespace=namespace, labels=labels),
+        type=SECRET_TYPE,
+        data={DOCKERCONFIGJSON_KEY: data_value},
+    )
+
+
+def _secret_state(item: client.V1Secret) -> SecretState:
+    return SecretState(
+        namespace=item.metadata.namespace,
+        name=item.metadata.name,
+        resource_version=item.metadata.resource_version,
+        type=item.type or "",
+        labels=dict(item.metadata.labels or {}),
+        config=decode_config((item.data or {}).get(DOCKERCONFIGJSON_KEY)),
+    )
+
+
+def _service_account_state(item: client.V1ServiceAccount) -> ServiceAccountState:
+    return ServiceAccountState(
+        namespace=item.metadata.namespace,
+        name=item.metadata.name,
+        resource_version=item.metadata.resource_version,
+        pull_secrets=[ref.name for ref in item.image_pull_secrets or [] if ref.name],
+    )
+
+
+class _Missing:
+    """Truthy once the call inside `_translated(..., missing_ok=True)` answered 404."""
+
+    def __init__(self) -> None:
+        self.value = False
+
+    def __bool__(self) -> bool:
+        return self.value
+
+
+@contextlib.contextmanager
+def _translated(
+    verb: str,
+    resource: str,
+    namespace: str | None = None,
+    *,
+    missing_ok: bool = False,
+    exists_ok: bool = False,
+) -> Iterator[_Missing]:
+    """Turn client and network failures into ClusterError with a message safe to store."""
+    missing = _Missing()
+    where = f" in namespace “{namespace}”" if namespace else ""
+    try:
+        yield missing
+    except ApiException as error:
+        if error.status == 404 and missing_ok:
+            missing.value = True
+            return
+        if error.status == 409 and exists_ok:
+            return
+        raise _api_error(error, verb, resource, namespace, where) from None
+    except (urllib3.exceptions.HTTPError, OSError) as error:
+        raise _network_error(error) from None
+
+
+def _network_error(error: Exception) -> ClusterError:
+    if isinstance(error, urllib3.exceptions.MaxRetryError) and error.reason is not None:
+        error = error.reason
+    # NewConnectionError is also a ConnectTimeoutError in urllib3 2: check it first.
+    if isinstance(error, urllib3.exceptions.NewConnectionError | ConnectionRefusedError):
+        return ClusterError("unreachable", "The cluster is unreachable.")
+    if isinstance(error, urllib3.exceptions.TimeoutError | TimeoutError):
+        return ClusterError("timeout", "The cluster did not answer in time.")
+    return ClusterError("unreachable", "The cluster is unreachable.")
+
+
+def _api_error(
+    error: ApiException, verb: str, resource: str, namespace: str | None, where: str
+) -> ClusterError:
+    status = error.status or 0
+    if status == 404 and namespace and verb in ("create", "list"):
+        return ClusterError("namespace-missing", f"Namespace “{namespace}” does not exist.")
+    if status == 404:
+        return ClusterError("not-found", f"The {resource[:-1]} to {verb} no longer exists{where}.")
+    if status == 409:
+        reason = "already-exists" if "AlreadyExists" in (error.body or "") else "conflict"
+        return ClusterError(
+            reason, f"Another writer changed the {resource[:-1]}{where} at the same time."
+        )
+    if status == 401:
+        return ClusterError(
+            "unauthorized",
+            "The cluster did not accept the platform's credentials.",
+            retriable=False,
+        )
+    if status == 403:
+        return ClusterError(
+            "forbidden",
+            f"Forbidden by RBAC: the platform may not {verb} {resource}{where}.",
+            retriable=False,
+        )
+    if status == 422:
+        return ClusterError(
+            "invalid",
+            f"The cluster rejected the {resource[:-1]}{where} as invalid.",
+            retriable=False,
+        )
+    if status == 429 or status >= 500:
+        return ClusterError(
+            "server-error", f"The cluster answered with an error ({status}); it will be retried."
+        )
+    return ClusterError(
+        "api-error", f"The cluster refused to {verb} {resource}{where} ({status}).", retriable=False
+    )
