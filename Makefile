@@ -5,7 +5,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: run test lint venv dev-venv
+.PHONY: run test lint bench venv dev-venv
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,3 +28,6 @@ test: dev-venv
 lint: dev-venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+bench: dev-venv
+	$(BIN)/python benchmarks/reconcile_requests.py

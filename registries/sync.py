@@ -107,7 +107,7 @@ def remove_organization(slug: str, namespace: str) -> None:
 def reconcile(organization_slug: str | None = None) -> PassReport:
     """One level-triggered pass over every organization (or one): O(1) LIST calls, then
     writes only for what differs, and every registry's sync state brought up to date."""
-    organizations = list(Organization.objects.order_by("pk"))
+    organizations = list(Organization.objects.order_by("pk").prefetch_related("registries"))
     if organization_slug is not None:
         organizations = [o for o in organizations if o.slug == organization_slug]
     report = PassReport(organizations=len(organizations))
@@ -185,7 +185,7 @@ def _converge(
     namespace, name = organization.namespace, secret_name()
     if snapshot.namespaces is not None and namespace not in snapshot.namespaces:
         _ensure_namespace(cluster, organization, counter)
-    registries = list(organization.registries.order_by("pk"))
+    registries = sorted(organization.registries.all(), key=lambda registry: registry.pk)
     config = build_config(registries)
     try:
         _ensure_secret(cluster, organization, snapshot.secret(namespace, name), config, counter)

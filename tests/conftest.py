@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from orgsettings.models import Role
@@ -45,3 +47,42 @@ def member(organization):
 def outsider():
     """A user of another organization."""
     return MembershipFactory(role=Role.OWNER, user=UserFactory(username="oscar")).user
+
+
+def pytest_addoption(parser) -> None:
+    parser.addoption(
+        "--kube-real",
+        action="store_true",
+        help="Run the cluster tests against the real cluster that KUBECONFIG points at (use a disposable one).",
+    )
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    if config.getoption("--kube-real"):
+        return
+    skip = pytest.mark.skip(reason="needs a real cluster: run with --kube-real and KUBECONFIG set")
+    for item in items:
+        if "kube_real" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def cluster(request, settings):
+    """The cluster the sync tests talk to, with the organization fixture's namespace in it:
+    the fake API server, or with --kube-real the real one."""
+    if request.config.getoption("--kube-real"):
+        from .realkube import RealCluster
+
+        kubeconfig = os.environ.get("ORGSETTINGS_REAL_KUBECONFIG", "")
+        if not kubeconfig:
+            pytest.fail("--kube-real needs KUBECONFIG pointing at a disposable cluster")
+        settings.KUBECONFIG = kubeconfig
+        real = RealCluster(kubeconfig)
+        real.add_namespace("org-acme")
+        yield real
+        real.cleanup()
+        return
+    fake = request.getfixturevalue("fake_kube")
+    settings.KUBECONFIG = str(request.getfixturevalue("kubeconfig_path"))
+    fake.add_namespace("org-acme")
+    yield fake

@@ -18,13 +18,6 @@ from .factories import OrganizationFactory, RegistryFactory
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def cluster(settings, fake_kube, kubeconfig_path):
-    settings.KUBECONFIG = str(kubeconfig_path)
-    fake_kube.add_namespace("org-acme")
-    return fake_kube
-
-
 def reconcile(*args):
     out, err = io.StringIO(), io.StringIO()
     call_command("reconcile_registries", *args, stdout=out, stderr=err)

@@ -25,13 +25,6 @@ pytestmark = pytest.mark.django_db
 SECRET = "org-registry-credentials"
 
 
-@pytest.fixture
-def cluster(settings, fake_kube: FakeKubeServer, kubeconfig_path) -> FakeKubeServer:
-    settings.KUBECONFIG = str(kubeconfig_path)
-    fake_kube.add_namespace("org-acme")
-    return fake_kube
-
-
 def secret_config(fake: FakeKubeServer, namespace: str = "org-acme") -> dict | None:
     secret = fake.get_object("secrets", namespace, SECRET)
     return None if secret is None else decode_config(secret["data"][".dockerconfigjson"])
