@@ -25,6 +25,11 @@ def require_registry_manager(membership: Membership) -> None:
         raise PermissionDenied("Only the organization's owners and admins can change registries.")
 
 
+def require_activity_viewer(membership: Membership) -> None:
+    if not membership.can_view_activity:
+        raise PermissionDenied("Only the organization's owners and admins can see its activity.")
+
+
 def require_owner(membership: Membership) -> None:
     if not membership.can_rename_organization:
         raise PermissionDenied("Only the organization's owners can change its settings.")

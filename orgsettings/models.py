@@ -1,10 +1,11 @@
-"""Organizations (the tenants) and who belongs to them with which role."""
+"""Organizations (the tenants), who belongs to them with which role, and their audit trail."""
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
+from django.utils import timezone
 
 DNS_LABEL_RE = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 
@@ -72,5 +73,87 @@ class Membership(models.Model):
         return self.role in (Role.OWNER, Role.ADMIN)
 
     @property
+    def can_view_activity(self) -> bool:
+        return self.role in (Role.OWNER, Role.ADMIN)
+
+    @property
     def can_rename_organization(self) -> bool:
         return self.role == Role.OWNER
+
+
+class AuditAction(models.TextChoices):
+    REGISTRY_CREATED = "registry.created", "Registry added"
+    REGISTRY_UPDATED = "registry.updated", "Registry changed"
+    REGISTRY_DELETED = "registry.deleted", "Registry deleted"
+    MEMBERSHIP_ADDED = "membership.added", "Member added"
+    MEMBERSHIP_ROLE_CHANGED = "membership.role_changed", "Member's role changed"
+    MEMBERSHIP_REMOVED = "membership.removed", "Member removed"
+    ORGANIZATION_CREATED = "organization.created", "Organization created"
+    ORGANIZATION_UPDATED = "organization.updated", "Organization changed"
+    ORGANIZATION_DELETED = "organization.deleted", "Organization deleted"
+    SYNC_FAILED = "sync.failed", "Sync failed"
+    SYNC_RECOVERED = "sync.recovered", "Sync recovered"
+
+
+class AuditEventQuerySet(models.QuerySet):
+    # The trail is append-only for the application: no bulk path rewrites or removes it.
+    def update(self, **kwargs):
+        raise TypeError("Audit events cannot be changed.")
+
+    def delete(self):
+        raise TypeError("Audit events cannot be deleted.")
+
+
+class AuditEvent(models.Model):
+    """One change to an organization's registries, members or settings, or a sync incident.
+
+    Who, what and where are also kept as text, so an event still reads correctly after the
+    registry, the user or the organization it names has been deleted. Written only through
+    orgsettings.audit.
+    """
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True, editable=False)
+    organization = models.ForeignKey(
+        Organization,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="audit_events",
+    )
+    organization_slug = models.CharField("organization", max_length=40)
+    organization_name = models.CharField("organization name", max_length=100)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # The username at the time, or "system" for the platform's own work (sync, CLI).
+    actor_label = models.CharField("actor", max_length=150)
+    action = models.CharField(max_length=40, choices=AuditAction.choices)
+    target_type = models.CharField("object type", max_length=40)
+    target_id = models.CharField("object ID", max_length=64, blank=True)
+    target_label = models.CharField("object", max_length=255)
+    # {field: {"old": …, "new": …}} for plain fields; {field: {"secret": "set"|"changed"|"removed"}}
+    # for secrets, whose values are never recorded.
+    changes = models.JSONField(default=dict, blank=True)
+    ip = models.GenericIPAddressField("IP address", null=True, blank=True)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["organization", "-created_at"], name="audit_org_recent"),
+            models.Index(
+                fields=["target_type", "target_id", "-created_at"], name="audit_target_recent"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()}: {self.target_label}"
+
+    def save(self, *args, **kwargs) -> None:
+        if not self._state.adding:
+            raise TypeError("Audit events cannot be changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise TypeError("Audit events cannot be deleted.")

@@ -12,7 +12,10 @@ LAST_ORG_SESSION_KEY = "last_organization"
 SECTIONS = [
     ("general", "General", "settings-general"),
     ("registries", "Container Registries", "registries:list"),
+    ("activity", "Activity", "settings-activity"),
 ]
+# Sections only the organization's owners and admins can open (the views check it too).
+MANAGER_SECTIONS = {"activity"}
 
 
 def settings_context(request: HttpRequest, membership: Membership, *, section: str) -> dict:
@@ -26,6 +29,7 @@ def settings_context(request: HttpRequest, membership: Membership, *, section: s
         "sections": [
             {"key": key, "label": label, "url": reverse(url_name, kwargs={"slug": slug})}
             for key, label, url_name in SECTIONS
+            if key not in MANAGER_SECTIONS or membership.can_view_activity
         ],
         "memberships": Membership.objects.filter(user=request.user)
         .select_related("organization")

@@ -59,6 +59,8 @@ class ContainerRegistry(models.Model):
     class Meta:
         verbose_name = "container registry"
         verbose_name_plural = "container registries"
+        # Operators change registries in the admin only with this permission (or as superusers).
+        permissions = [("change_registry_credentials", "Can change registry credentials")]
         ordering = [Lower("display_name")]
         constraints = [
             models.UniqueConstraint(

@@ -1,12 +1,14 @@
-"""Writes to registries. Each runs in one transaction and validates before it saves; what has
-to happen outside the database (cluster sync) is scheduled on commit by signals."""
+"""Writes to registries. Each runs in one transaction, validates before it saves and records
+the change in the audit trail; what has to happen outside the database (cluster sync) is
+scheduled on commit by signals."""
 
 from __future__ import annotations
 
 from django.db import transaction
 from django.db.models import F
 
-from orgsettings.models import Organization
+from orgsettings.audit import audit_record, field_changes
+from orgsettings.models import AuditAction, Organization
 
 from .models import AuthType, ContainerRegistry
 
@@ -31,6 +33,7 @@ def registry_create(
     password: str | None = None,
     token: str | None = None,
     plain_http: bool = False,
+    ip: str | None = None,
 ) -> ContainerRegistry:
     registry = ContainerRegistry(
         organization=organization,
@@ -45,6 +48,7 @@ def registry_create(
     _set_secrets(registry, password=password, token=token)
     registry.full_clean()
     registry.save()
+    _audit(registry, actor, ip, AuditAction.REGISTRY_CREATED, None, _audited_fields(registry))
     return registry
 
 
@@ -56,6 +60,7 @@ def registry_update(
     expected_version: int | None,
     password: str | None = None,
     token: str | None = None,
+    ip: str | None = None,
     **fields,
 ) -> ContainerRegistry:
     """Apply `fields`; a secret given as None keeps the stored one (for the same Auth Type).
@@ -70,18 +75,48 @@ def registry_update(
     if not queryset.update(version=F("version") + 1):
         raise RegistryChangedError(ContainerRegistry.objects.filter(pk=registry.pk).first())
     stored = ContainerRegistry.objects.get(pk=registry.pk)
+    before = _audited_fields(stored)
     for name, value in fields.items():
         setattr(stored, name, value)
     _set_secrets(stored, password=password, token=token)
     stored.updated_by = actor
     stored.full_clean()
     stored.save()
+    _audit(stored, actor, ip, AuditAction.REGISTRY_UPDATED, before, _audited_fields(stored))
     return stored
 
 
 @transaction.atomic
-def registry_delete(registry: ContainerRegistry, *, actor) -> None:
+def registry_delete(registry: ContainerRegistry, *, actor, ip: str | None = None) -> None:
+    # The event keeps the registry's name and address as text: it outlives the row.
+    _audit(registry, actor, ip, AuditAction.REGISTRY_DELETED, _audited_fields(registry), None)
     registry.delete()
+
+
+_AUDITED_FIELDS = ("display_name", "address", "plain_http", "auth_type", "username")
+
+
+def _audited_fields(registry: ContainerRegistry) -> dict:
+    """The fields the trail compares; the secrets only to tell whether they changed."""
+    values = {name: getattr(registry, name) for name in _AUDITED_FIELDS}
+    values.update(password=registry.password, token=registry.token)
+    return values
+
+
+def _audit(registry: ContainerRegistry, actor, ip, action: str, before, after) -> None:
+    changes = field_changes(before, after)
+    # A save that changed nothing (the same values submitted again) is not an event.
+    if changes or action != AuditAction.REGISTRY_UPDATED:
+        audit_record(
+            registry.organization,
+            actor=actor,
+            action=action,
+            target_type="registry",
+            target_id=registry.pk,
+            target_label=registry.display_name,
+            changes=changes,
+            ip=ip,
+        )
 
 
 def _set_secrets(registry: ContainerRegistry, *, password: str | None, token: str | None) -> None:

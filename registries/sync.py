@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.utils import timezone
 
+from orgsettings.audit import audit_sync_status_changed
 from orgsettings.models import Organization
 
 from . import kube
@@ -384,6 +385,10 @@ def _audit_transition(
     organization: Organization, registry_id: int, old: str, new: str, error: str | None
 ) -> None:
     """Hook for the audit trail: a registry's sync failed or recovered."""
+    registry = ContainerRegistry.objects.filter(pk=registry_id).first()
+    if registry is not None:
+        registry.organization = organization
+        audit_sync_status_changed(registry, old_status=old, new_status=new, error=error or "")
 
 
 def _connect_or_mark(organizations) -> Cluster | None:

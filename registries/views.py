@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import reswap, retarget, trigger_client_event
 
 from orgsettings.access import membership_or_404, require_registry_manager
+from orgsettings.audit import client_ip
 from orgsettings.models import Membership
 from orgsettings.nav import settings_context
 
@@ -83,7 +84,9 @@ def registry_create_view(request: HttpRequest, slug: str) -> HttpResponse:
     organization = membership.organization
     form = RegistryForm(request.POST or None, organization=organization)
     if request.method == "POST" and form.is_valid():
-        registry = registry_create(organization, actor=request.user, **form.registry_fields())
+        registry = registry_create(
+            organization, actor=request.user, ip=client_ip(request), **form.registry_fields()
+        )
         message = _saved_message(registry, "added", form)
         if request.htmx:
             return _table_response(request, membership, message)
@@ -108,6 +111,7 @@ def registry_edit_view(request: HttpRequest, slug: str, pk: int) -> HttpResponse
             registry = registry_update(
                 registry,
                 actor=request.user,
+                ip=client_ip(request),
                 expected_version=form.cleaned_data.get("version"),
                 **form.registry_fields(),
             )
@@ -130,7 +134,7 @@ def registry_delete_view(request: HttpRequest, slug: str, pk: int) -> HttpRespon
     registry = _registry_or_404(membership, pk)
     if request.method == "POST":
         name = registry.display_name
-        registry_delete(registry, actor=request.user)
+        registry_delete(registry, actor=request.user, ip=client_ip(request))
         message = f"Deleted “{name}”."
         if request.htmx:
             return _table_response(request, membership, message)

@@ -1,0 +1,223 @@
+"""The audit trail: who changed what in an organization, when and from where.
+
+Services call `audit_record` inside their own transaction, so an event exists exactly when its
+change was committed. The cluster sync calls `audit_sync_status_changed` when a registry (or a
+whole organization) starts failing or recovers. Secret values are never recorded: a secret field
+appears only as "set", "changed" or "removed".
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest
+
+from registries.models import SyncStatus
+
+from .models import AuditAction, AuditEvent, Organization, Role
+
+SYSTEM_ACTOR = "system"
+SECRET_FIELDS = frozenset({"password", "token"})
+SYNC_ERROR_MAX_LENGTH = 300
+
+FIELD_LABELS = {
+    "display_name": "Display Name",
+    "address": "Address",
+    "plain_http": "Plain HTTP",
+    "auth_type": "Auth Type",
+    "username": "Username",
+    "password": "Password",
+    "token": "Token",
+    "user": "User",
+    "role": "Role",
+    "name": "Name",
+    "slug": "Slug",
+    "namespace": "Namespace",
+    "sync_status": "Sync status",
+    "sync_error": "Sync error",
+}
+# Fields whose recorded values are choices: shown with their labels.
+VALUE_LABELS = {"role": dict(Role.choices), "sync_status": dict(SyncStatus.choices)}
+
+
+def audit_record(
+    organization: Organization,
+    *,
+    actor,
+    action: str,
+    target_type: str,
+    target_id: Any,
+    target_label: str,
+    changes: Mapping[str, Mapping[str, Any]] | None = None,
+    ip: str | None = None,
+) -> AuditEvent:
+    """Append one event. `actor` is a user, or None for the platform itself ("system").
+
+    `changes` maps field names to {"old", "new"}; secret fields must come as {"secret": …}
+    (see `field_changes`), and a secret value given any other way is refused.
+    """
+    changes = dict(changes or {})
+    for name in SECRET_FIELDS & changes.keys():
+        if set(changes[name]) != {"secret"}:
+            raise ValueError(f"The audit trail never stores the value of {name!r}.")
+    return AuditEvent.objects.create(
+        organization=organization,
+        organization_slug=organization.slug,
+        organization_name=organization.name,
+        actor=actor,
+        actor_label=actor.get_username() if actor is not None else SYSTEM_ACTOR,
+        action=action,
+        target_type=target_type,
+        target_id="" if target_id is None else str(target_id),
+        target_label=target_label,
+        changes=changes,
+        ip=ip,
+    )
+
+
+def field_changes(
+    before: Mapping[str, Any] | None, after: Mapping[str, Any] | None
+) -> dict[str, dict[str, Any]]:
+    """What differs between two snapshots of an object's fields (None: it did not exist).
+
+    Values of SECRET_FIELDS are compared here and then dropped: only whether the secret was
+    set, changed or removed is kept.
+    """
+    before, after = before or {}, after or {}
+    changes: dict[str, dict[str, Any]] = {}
+    for name in [*before, *(name for name in after if name not in before)]:
+        old, new = before.get(name), after.get(name)
+        # Unchanged, or empty on the side where the object does not exist (no "Username: ''").
+        if old == new or (not old and not new and (name in SECRET_FIELDS or None in (old, new))):
+            continue
+        if name in SECRET_FIELDS:
+            changes[name] = {"secret": "removed" if not new else "changed" if old else "set"}
+        else:
+            changes[name] = {"old": old, "new": new}
+    return changes
+
+
+def change_lines(changes: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """The changes of an event as sentences for people, in the order they were recorded."""
+    lines = []
+    for name, change in changes.items():
+        label = FIELD_LABELS.get(name, name.replace("_", " ").capitalize())
+        if "secret" in change:
+            lines.append(f"{label} {change['secret']}")
+            continue
+        old, new = (_show(name, change.get(side)) for side in ("old", "new"))
+        if change.get("old") in (None, ""):
+            lines.append(f"{label}: {new}")
+        elif change.get("new") in (None, ""):
+            lines.append(f"{label}: {old} removed")
+        else:
+            lines.append(f"{label}: {old} → {new}")
+    return lines
+
+
+def _show(name: str, value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return f"“{VALUE_LABELS.get(name, {}).get(value, value)}”"
+
+
+def audit_sync_status_changed(
+    target, *, old_status: str, new_status: str, error: str = ""
+) -> AuditEvent | None:
+    """Record that syncing `target` (a ContainerRegistry or an Organization) failed or recovered.
+
+    For the sync code, to call whenever it stores a new sync status. Events follow incidents:
+    the first "error" after success is a failure, the first "synced" after a failure is a
+    recovery. Retries that keep failing, the Pending state a save passes through and normal
+    successes are not events. The actor is "system".
+    """
+    old_status, new_status = str(old_status), str(new_status)
+    if new_status not in (SyncStatus.ERROR, SyncStatus.SYNCED) or old_status == new_status:
+        return None
+    if isinstance(target, Organization):
+        organization, target_type, target_label = target, "organization", target.name
+        secrets = _organization_secrets(target)
+    else:
+        organization, target_type, target_label = (
+            target.organization,
+            "registry",
+            target.display_name,
+        )
+        secrets = [target.password, target.token]
+    # A save passes through Pending, so the previous incident event tells whether it is failing.
+    failing = old_status == SyncStatus.ERROR or _last_incident(target_type, target.pk) == (
+        AuditAction.SYNC_FAILED
+    )
+    if new_status == SyncStatus.ERROR and not failing:
+        action = AuditAction.SYNC_FAILED
+    elif new_status == SyncStatus.SYNCED and failing:
+        action = AuditAction.SYNC_RECOVERED
+    else:
+        return None
+    changes: dict[str, dict[str, Any]] = {"sync_status": {"old": old_status, "new": new_status}}
+    if action == AuditAction.SYNC_FAILED and error:
+        # Sync errors must not carry secrets; this is the net under that rule, for the trail.
+        changes["sync_error"] = {"old": None, "new": _redact(error, secrets)}
+    return audit_record(
+        organization,
+        actor=None,
+        action=action,
+        target_type=target_type,
+        target_id=target.pk,
+        target_label=target_label,
+        changes=changes,
+    )
+
+
+def _last_incident(target_type: str, target_id) -> str | None:
+    return (
+        AuditEvent.objects.filter(
+            target_type=target_type,
+            target_id=str(target_id),
+            action__in=[AuditAction.SYNC_FAILED, AuditAction.SYNC_RECOVERED],
+        )
+        .values_list("action", flat=True)
+        .first()
+    )
+
+
+def _organization_secrets(organization: Organization) -> list[str]:
+    return [
+        secret
+        for registry in organization.registries.only("password", "token")
+        for secret in (registry.password, registry.token)
+    ]
+
+
+def _redact(text: str, secrets: Iterable[str]) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "[redacted]")
+    return text[:SYNC_ERROR_MAX_LENGTH]
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    """The address a request came from, for the audit trail.
+
+    REMOTE_ADDR, which a reverse proxy in front of the app must set to the client's address.
+    X-Forwarded-For is trusted only when AUDIT_TRUSTED_PROXIES says how many proxies of ours
+    append to it: the entry the outermost of them added is the client's; anything to its left
+    was sent by the client and could be made up.
+    """
+    address = request.META.get("REMOTE_ADDR", "")
+    proxies = getattr(settings, "AUDIT_TRUSTED_PROXIES", 0)
+    if proxies:
+        forwarded = [
+            part.strip()
+            for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
+            if part.strip()
+        ]
+        if len(forwarded) >= proxies:
+            address = forwarded[-proxies]
+    try:
+        return str(ipaddress.ip_address(address))
+    except ValueError:
+        return None

@@ -1,0 +1,187 @@
+"""The operators' admin for container registries.
+
+Editing uses the Settings page's RegistryForm (same validation, write-only secrets) and saves
+through registries.services, so the audit trail and the cluster sync see admin changes exactly
+like Settings page changes. Changing anything here takes the "Can change registry credentials"
+permission on top of the usual ones; staff without it see registries read-only, and nobody sees
+a stored password or token.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.decorators import method_decorator
+from django.utils.html import format_html
+from django.views.decorators.debug import sensitive_post_parameters
+
+from orgsettings.admin import sync_organizations_now
+from orgsettings.audit import client_ip
+
+from .forms import RegistryForm
+from .models import AuthType, ContainerRegistry, SyncStatus
+from .services import registry_create, registry_delete, registry_update
+
+CREDENTIALS_PERMISSION = "registries.change_registry_credentials"
+
+_SYNC_STATES = {
+    SyncStatus.SYNCED: ("sync-ok", "✓"),
+    SyncStatus.PENDING: ("sync-pending", "…"),
+    SyncStatus.ERROR: ("sync-error", "!"),
+    SyncStatus.NOT_SYNCED: ("sync-none", "○"),
+}
+
+
+class RegistryAdminForm(RegistryForm):
+    """The Settings form, with the organization chosen by the operator when adding."""
+
+    class Meta(RegistryForm.Meta):
+        fields = ["organization", *RegistryForm.Meta.fields]
+
+    def clean_organization(self):
+        organization = self.cleaned_data["organization"]
+        # Cleaned before the other fields: their uniqueness rules look within this organization.
+        self.instance.organization = organization
+        return organization
+
+    def clean(self):
+        cleaned = super().clean()
+        version = cleaned.get("version")
+        if self.instance.pk and version is not None and version != self.instance.version:
+            raise ValidationError(
+                "This registry was changed by someone else since you opened it. Your changes "
+                "were not saved: reload to see the current values, then make your change again.",
+                code="changed",
+            )
+        return cleaned
+
+
+@admin.register(ContainerRegistry)
+class ContainerRegistryAdmin(admin.ModelAdmin):
+    form = RegistryAdminForm
+    list_display = [
+        "display_name",
+        "organization",
+        "address",
+        "auth_type",
+        "sync_state",
+        "last_synced",
+        "last_error",
+    ]
+    list_select_related = ["organization"]
+    list_filter = ["sync_status", "auth_type", "organization"]
+    search_fields = ["display_name", "address", "organization__name", "organization__slug"]
+    autocomplete_fields = ["organization"]
+    actions = ["sync_now"]
+    _record = ["created_at", "created_by", "updated_at", "updated_by"]
+    _sync = ["sync_state", "synced_at", "sync_error"]
+
+    class Media:
+        css = {"all": ["css/admin.css"]}
+
+    def get_queryset(self, request):
+        # Lists never need the secrets: leave them encrypted in the database.
+        return super().get_queryset(request).defer("password", "token")
+
+    def get_fieldsets(self, request, obj=None):
+        registry = ["organization", "display_name", "address", "auth_type", "username"]
+        if obj is not None and not self.has_change_permission(request, obj):
+            registry.append("credentials")
+        else:
+            registry += ["password", "token", "version"]
+        fieldsets = [(None, {"fields": registry})]
+        if obj is not None:
+            fieldsets += [
+                ("Cluster sync", {"fields": self._sync}),
+                ("Record", {"fields": self._record}),
+            ]
+        return fieldsets
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return []
+        return ["organization", "credentials", *self._sync, *self._record]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is not None and not self.has_change_permission(request, obj):
+            # Read-only: every field is displayed, none is a form field, no secret is rendered.
+            kwargs["form"] = forms.ModelForm
+        else:
+            # The form's own field list: the secrets and the version are form-only fields that
+            # must not be copied onto the model instance; the services decide what is stored.
+            kwargs["fields"] = None
+        return super().get_form(request, obj, change, **kwargs)
+
+    @method_decorator(sensitive_post_parameters("password", "token"))
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+    @admin.display(description="Sync state", ordering="sync_status")
+    def sync_state(self, registry: ContainerRegistry) -> str:
+        css_class, icon = _SYNC_STATES.get(registry.sync_status, ("sync-none", "?"))
+        return format_html(
+            '<span class="sync-state {}"><span aria-hidden="true">{}</span> {}</span>',
+            css_class,
+            icon,
+            registry.get_sync_status_display(),
+        )
+
+    @admin.display(description="Last synced", ordering="synced_at")
+    def last_synced(self, registry: ContainerRegistry):
+        return registry.synced_at
+
+    @admin.display(description="Last error")
+    def last_error(self, registry: ContainerRegistry) -> str:
+        return registry.sync_error
+
+    @admin.display(description="Credentials")
+    def credentials(self, registry: ContainerRegistry) -> str:
+        secret = "token" if registry.auth_type == AuthType.TOKEN else "password"
+        return f"A {secret} is stored (never shown)."
+
+    def _may_change_credentials(self, request) -> bool:
+        return request.user.has_perm(CREDENTIALS_PERMISSION)
+
+    def has_add_permission(self, request) -> bool:
+        return super().has_add_permission(request) and self._may_change_credentials(request)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return super().has_change_permission(request, obj) and self._may_change_credentials(request)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return super().has_delete_permission(request, obj) and self._may_change_credentials(request)
+
+    @admin.action(description="Sync selected to the cluster now", permissions=["change"])
+    def sync_now(self, request, queryset) -> None:
+        sync_organizations_now(self, request, queryset.values_list("organization_id", flat=True))
+
+    def save_model(self, request, obj: ContainerRegistry, form: RegistryAdminForm, change) -> None:
+        if change:
+            saved = registry_update(
+                obj,
+                actor=request.user,
+                ip=client_ip(request),
+                expected_version=form.cleaned_data.get("version"),
+                **form.registry_fields(),
+            )
+        else:
+            saved = registry_create(
+                obj.organization,
+                actor=request.user,
+                ip=client_ip(request),
+                **form.registry_fields(),
+            )
+        # The admin goes on with `obj` (log entry, message, redirect): make it the stored row.
+        for field in obj._meta.concrete_fields:
+            setattr(obj, field.attname, getattr(saved, field.attname))
+        obj._state.adding = False
+
+    def delete_model(self, request, obj: ContainerRegistry) -> None:
+        registry_delete(obj, actor=request.user, ip=client_ip(request))
+
+    @transaction.atomic
+    def delete_queryset(self, request, queryset) -> None:
+        for registry in queryset.select_related("organization"):
+            registry_delete(registry, actor=request.user, ip=client_ip(request))
