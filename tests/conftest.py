@@ -34,7 +34,7 @@ def owner(organization):
 
 
 @pytest.fixture
-def admin_user(organization):
+def org_admin(organization):
     return _member(organization, Role.ADMIN, "adam")
 
 

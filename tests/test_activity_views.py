@@ -34,7 +34,7 @@ def _event(organization, label: str = "Harbor"):
     )
 
 
-@pytest.mark.parametrize("user", ["owner", "admin_user"])
+@pytest.mark.parametrize("user", ["owner", "org_admin"])
 def test_owners_and_admins_see_the_activity(client, organization, user, request):
     _event(organization, label="Quay robots")
     client.force_login(request.getfixturevalue(user))
@@ -126,14 +126,14 @@ def test_activity_says_password_changed_without_the_secret(client, organization,
     assert SECRET not in text
 
 
-def test_activity_without_events_says_so(client, organization, admin_user):
-    client.force_login(admin_user)
+def test_activity_without_events_says_so(client, organization, org_admin):
+    client.force_login(org_admin)
 
     assert "No activity yet" in client.get(_url(organization)).text
 
 
-def test_navigation_offers_activity_to_admins(client, organization, admin_user):
-    client.force_login(admin_user)
+def test_navigation_offers_activity_to_admins(client, organization, org_admin):
+    client.force_login(org_admin)
 
     response = client.get(reverse("settings-general", kwargs={"slug": organization.slug}))
 

@@ -56,8 +56,8 @@ def test_switcher_lists_every_organization_of_the_user(client, organization, own
     assert general(other) in text
 
 
-def test_general_section_shows_slug_and_namespace_read_only(client, organization, admin_user):
-    client.force_login(admin_user)
+def test_general_section_shows_slug_and_namespace_read_only(client, organization, org_admin):
+    client.force_login(org_admin)
     text = client.get(general(organization)).text
     assert "<code>acme</code>" in text
     assert "<code>org-acme</code>" in text
@@ -80,7 +80,7 @@ def test_owner_cannot_rename_to_blank(client, organization, owner):
     assert organization.name == "Acme"
 
 
-@pytest.mark.parametrize("user_fixture", ["admin_user", "member"])
+@pytest.mark.parametrize("user_fixture", ["org_admin", "member"])
 def test_only_owners_can_rename(client, organization, request, user_fixture):
     client.force_login(request.getfixturevalue(user_fixture))
     assert client.post(general(organization), {"name": "Hijacked"}).status_code == 403

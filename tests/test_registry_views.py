@@ -104,7 +104,7 @@ def test_member_gets_403_on_create_edit_and_delete(client, organization, member,
     assert ContainerRegistry.objects.filter(organization=organization).count() == 1
 
 
-@pytest.mark.parametrize("user_fixture", ["owner", "admin_user"])
+@pytest.mark.parametrize("user_fixture", ["owner", "org_admin"])
 def test_owners_and_admins_see_the_controls(client, organization, request, user_fixture):
     RegistryFactory(organization=organization)
     client.force_login(request.getfixturevalue(user_fixture))
@@ -319,11 +319,11 @@ def test_switching_to_token_without_a_token_is_refused(client, organization, own
 
 
 def test_second_of_two_concurrent_edits_is_told_someone_else_changed_it(
-    client, organization, owner, admin_user
+    client, organization, owner, org_admin
 ):
     registry = RegistryFactory(organization=organization, display_name="Original")
     opened = edit_data(registry)
-    client.force_login(admin_user)
+    client.force_login(org_admin)
     client.post(url("edit", organization, registry), {**opened, "display_name": "By Adam"})
     client.force_login(owner)
     response = client.post(

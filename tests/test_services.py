@@ -61,12 +61,12 @@ def test_create_records_who_created_and_changed_it(organization, owner):
     assert registry.created_at is not None
 
 
-def test_update_records_who_changed_it_last(organization, owner, admin_user):
+def test_update_records_who_changed_it_last(organization, owner, org_admin):
     registry = create(organization, owner)
     updated = registry_update(
-        registry, actor=admin_user, expected_version=registry.version, display_name="Harbor EU"
+        registry, actor=org_admin, expected_version=registry.version, display_name="Harbor EU"
     )
-    assert updated.updated_by == admin_user
+    assert updated.updated_by == org_admin
     assert updated.created_by == owner
     assert updated.updated_at >= registry.updated_at
 
@@ -94,18 +94,18 @@ def test_switching_to_token_drops_the_stored_password(organization, owner):
 
 
 def test_save_based_on_an_old_version_is_refused_and_changes_nothing(
-    organization, owner, admin_user
+    organization, owner, org_admin
 ):
     registry = create(organization, owner)
     opened_version = registry.version
     registry_update(
-        registry, actor=admin_user, expected_version=opened_version, display_name="First"
+        registry, actor=org_admin, expected_version=opened_version, display_name="First"
     )
     with pytest.raises(RegistryChangedError) as raised:
         registry_update(
             registry, actor=owner, expected_version=opened_version, display_name="Second"
         )
-    assert raised.value.current.updated_by == admin_user
+    assert raised.value.current.updated_by == org_admin
     assert ContainerRegistry.objects.get(pk=registry.pk).display_name == "First"
 
 
