@@ -26,9 +26,35 @@
 
   document.addEventListener("htmx:afterSwap", function (event) {
     const d = dialog();
-    if (!d || !d.contains(event.detail.target)) return;
+    const body = d && d.querySelector("#dialog-body");
+    // A form loaded into the dialog's body, or the form re-rendered in place with its errors;
+    // event.target is the new content (event.detail.target is the replaced form, already gone).
+    // Smaller swaps inside the form, like the address hints, leave focus where the user types.
+    if (!body || (event.target !== body && event.target.parentElement !== body)) return;
     if (!d.open) d.showModal();
     focusFirstField(d);
+  });
+
+  // A modal dialog makes the page inert, but Tab past its last control leaves for the browser's
+  // own UI; wrap around instead, so keyboard users stay in the form they are filling in.
+  document.addEventListener("keydown", function (event) {
+    const d = dialog();
+    if (event.key !== "Tab" || !d || !d.open) return;
+    const focusable = Array.from(
+      d.querySelectorAll("a[href], button:not([disabled]), input:not([type=hidden]):not([disabled]), summary"),
+    ).filter(function (el) {
+      return el.getClientRects().length > 0;
+    });
+    if (!focusable.length) return;
+    const first = focusable[0];
+    const last = focusable[focusable.length - 1];
+    if (event.shiftKey && document.activeElement === first) {
+      last.focus();
+      event.preventDefault();
+    } else if (!event.shiftKey && document.activeElement === last) {
+      first.focus();
+      event.preventDefault();
+    }
   });
 
   document.addEventListener("registries:changed", function () {
