@@ -1,0 +1,94 @@
+"""Browser tests: Debian's Chromium driven by Playwright against pytest-django's live server.
+
+Without Chromium the tests skip with a hint, except on CI (CI=true), where a missing browser
+must fail the run instead of silently testing nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from tests.factories import PASSWORD
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-sync",
+]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+DESKTOP = {"width": 1280, "height": 800}
+
+expect.set_options(timeout=5_000)
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    path = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+    if not os.access(path, os.X_OK):
+        message = (
+            f"No Chromium at {path}: install it (apt-get install chromium) or set CHROMIUM_PATH "
+            "to a Chromium binary to run the browser tests."
+        )
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture(scope="package")
+def browser(chromium_path: str) -> Iterator[Browser]:
+    # While Playwright's sync API is open it keeps an event loop running in the test thread, and
+    # Django then refuses ORM calls from that thread; the tests' own database setup and checks
+    # are synchronous and safe. Only while the browser is open: tests outside this package start
+    # subprocesses (`check --deploy` rejects the variable) and must not inherit it.
+    with pytest.MonkeyPatch.context() as environment, sync_playwright() as playwright:
+        environment.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        browser = playwright.chromium.launch(
+            executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS
+        )
+        yield browser
+        browser.close()
+
+
+def new_page(browser: Browser, live_server, **context_options) -> Page:
+    options = {"viewport": DESKTOP, "color_scheme": "light", **context_options}
+    context = browser.new_context(base_url=live_server.url, **options)
+    return context.new_page()
+
+
+@pytest.fixture
+def page(browser: Browser, live_server) -> Iterator[Page]:
+    page = new_page(browser, live_server)
+    yield page
+    page.context.close()
+
+
+def screenshot(page: Page, name: str, *, copy_to: Path | None = None, **options) -> Path:
+    """Save a screenshot to test-artifacts/ (git-ignored), and optionally to `copy_to` too."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    data = page.screenshot(path=path, **options)
+    if copy_to is not None:
+        copy_to.parent.mkdir(parents=True, exist_ok=True)
+        copy_to.write_bytes(data)
+    return path
+
+
+def log_in(page: Page, user, password: str = PASSWORD) -> None:
+    """Log in through the real login form, as a person would."""
+    page.goto("/accounts/login/")
+    page.get_by_label("Username").fill(user.get_username())
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    expect(page).not_to_have_url(re.compile(r"/accounts/login/"))
