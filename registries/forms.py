@@ -88,9 +88,7 @@ class RegistryForm(forms.ModelForm):
         )
         self.fields[
             "username"
-        ].help_text = (
-            f"Optional with a token: “{TOKEN_DEFAULT_USERNAME}” is sent when you leave it empty."
-        )
+        ].help_text = f"Required for BasicAuth. Optional with a token: “{TOKEN_DEFAULT_USERNAME}” is sent when left empty."
         if self.stored_auth_type == AuthType.BASIC:
             self.fields["password"].help_text = "Leave blank to keep the stored password."
         elif self.stored_auth_type == AuthType.TOKEN:
