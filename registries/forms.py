@@ -20,6 +20,7 @@ from .validation import (
     normalize_address,
     validate_secret,
     validate_username,
+    without_userinfo,
 )
 
 GCP_JSON_KEY_USERNAME = "_json_key"
@@ -120,7 +121,14 @@ class RegistryForm(forms.ModelForm):
         return value
 
     def clean_address(self) -> str:
-        self.normalized_address = normalize_address(self.cleaned_data["address"])
+        try:
+            self.normalized_address = normalize_address(self.cleaned_data["address"])
+        except forms.ValidationError as error:
+            if error.code == "userinfo":
+                # Never show a password typed into the address back in the page.
+                self.data = self.data.copy()
+                self.data["address"] = without_userinfo(self.cleaned_data["address"])
+            raise
         key = self.normalized_address.key
         if self._siblings().filter(address=key).exists():
             raise forms.ValidationError(

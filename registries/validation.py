@@ -56,6 +56,20 @@ class NormalizedAddress:
         return "*" in self.host
 
 
+def without_userinfo(raw: str) -> str:
+    """The typed address with any `user:password@` taken out, safe to show again."""
+    scheme = _SCHEME_RE.match(raw.strip())
+    start = scheme.end() if scheme else 0
+    text = raw.strip()
+    hostpart_end = len(text)
+    for separator in "/?#":
+        index = text.find(separator, start)
+        if index != -1:
+            hostpart_end = min(hostpart_end, index)
+    at = text.rfind("@", start, hostpart_end)
+    return text if at == -1 else text[:start] + text[at + 1 :]
+
+
 def split_key(key: str) -> tuple[str, str]:
     """Split a stored key into `host[:port]` and the path prefix (may be empty)."""
     hostport, _, path = key.partition("/")
@@ -107,7 +121,12 @@ def normalize_address(raw: str) -> NormalizedAddress:
             raise ValidationError("Docker Hub is only served over HTTPS.", code="docker_hub_http")
         if port is not None:
             raise ValidationError("Docker Hub addresses have no port.", code="docker_hub_port")
-        if host != DOCKER_HUB_KEY:
+        if host == "index.docker.io":
+            note = (
+                f"Docker Hub was stored as “{DOCKER_HUB_KEY}”, the address Kubernetes matches "
+                "first for Docker Hub images such as nginx or you/app."
+            )
+        elif host != DOCKER_HUB_KEY:
             note = (
                 f"Docker Hub was stored as “{DOCKER_HUB_KEY}”, the address Kubernetes matches "
                 f"for Docker Hub images such as nginx or you/app (“{host}” would match none)."

@@ -173,3 +173,13 @@ def test_oauth2accesstoken_username_gets_an_expiry_warning(organization):
     )
     assert form.is_valid()
     assert "expires after about an hour" in form.expiry_warning
+
+
+def test_password_typed_into_the_address_is_not_shown_again(organization):
+    form = RegistryForm(
+        basic(address="https://octocat:ghp_leak@ghcr.io/team"), organization=organization
+    )
+    assert not form.is_valid()
+    html = str(form["address"])
+    assert "ghp_leak" not in html
+    assert 'value="https://ghcr.io/team"' in html

@@ -370,3 +370,20 @@ def test_delete_without_javascript_redirects_to_the_list(client, organization, o
     response = client.post(url("delete", organization, registry))
     assert response.status_code == 302
     assert response["Location"] == url("list", organization)
+
+
+def test_member_is_told_why_a_change_is_refused(client, organization, member):
+    client.force_login(member)
+    response = client.get(url("create", organization))
+    assert response.status_code == 403
+    assert "Only the organization's owners and admins can change registries." in response.text
+
+
+def test_outsider_sees_the_same_not_found_page_as_for_a_missing_organization(
+    client, organization, outsider
+):
+    client.force_login(outsider)
+    theirs = client.get(url("list", organization))
+    missing = client.get(reverse("registries:list", kwargs={"slug": "no-such-org"}))
+    assert theirs.status_code == missing.status_code == 404
+    assert theirs.text == missing.text

@@ -177,3 +177,9 @@ def test_json_key_with_spaces_is_accepted_where_json_is_allowed():
 def test_text_with_spaces_that_is_not_json_is_rejected_even_where_json_is_allowed():
     with pytest.raises(ValidationError):
         validate_secret("not json at all", label="Password", max_length=8192, allow_json=True)
+
+
+def test_index_docker_io_note_does_not_claim_it_would_match_nothing():
+    note = normalize_address("https://index.docker.io/v1/").note
+    assert "would match none" not in note
+    assert "docker.io" in note
