@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -376,7 +378,7 @@ def test_member_is_told_why_a_change_is_refused(client, organization, member):
     client.force_login(member)
     response = client.get(url("create", organization))
     assert response.status_code == 403
-    assert "Only the organization's owners and admins can change registries." in response.text
+    assert "Only the organization&#x27;s owners and admins can change registries." in response.text
 
 
 def test_outsider_sees_the_same_not_found_page_as_for_a_missing_organization(
@@ -386,4 +388,5 @@ def test_outsider_sees_the_same_not_found_page_as_for_a_missing_organization(
     theirs = client.get(url("list", organization))
     missing = client.get(reverse("registries:list", kwargs={"slug": "no-such-org"}))
     assert theirs.status_code == missing.status_code == 404
-    assert theirs.text == missing.text
+    masked_token = re.compile(r'"X-CSRFToken": "[^"]+"')
+    assert masked_token.sub("", theirs.text) == masked_token.sub("", missing.text)
