@@ -8,8 +8,9 @@ from orgsettings.models import Role
 
 from .factories import MembershipFactory, OrganizationFactory, UserFactory
 
-# The fake Kubernetes API server's fixtures: fake_kube, kubeconfig_path.
-pytest_plugins = ["tests.fakekube"]
+# Shared fixtures: the fake Kubernetes API server (fake_kube, kubeconfig_path), and the real
+# registry with its certificates for the connection tests (htpasswd_registry, pki, connections).
+pytest_plugins = ["tests.fakekube", "tests.registry_server"]
 
 
 @pytest.fixture(autouse=True)

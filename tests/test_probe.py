@@ -1,7 +1,8 @@
 """The registry connection test, against a real CNCF distribution registry and small servers.
 
-Everything listens on loopback. Tests about other addresses never reach the network: an
-autouse guard refuses every connection that is not to loopback, and records what the probe tried.
+Everything listens on loopback. Tests about other addresses never reach the network: a guard
+used by every test here refuses every connection that is not to loopback, and records what the
+probe tried. The certificates, the htpasswd registry and the guard live in tests/registry_server.py.
 """
 
 from __future__ import annotations
@@ -12,11 +13,8 @@ import hashlib
 import ipaddress
 import json
 import logging
-import os
-import shutil
 import socket
 import ssl
-import subprocess
 import threading
 import time
 import uuid
@@ -29,7 +27,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
 from registries.probe import (
@@ -41,109 +39,15 @@ from registries.probe import (
     probe_registry,
 )
 
-USERNAME = "user"
-PASSWORD = "correct-horse-battery-42"
+from .registry_server import PASSWORD, USERNAME, Pki, free_port, start_registry, stop_registry
+
+pytestmark = pytest.mark.usefixtures("connections")
+
 SERVICE = "probe-test-registry"
 ISSUER = "probe-test-issuer"
 LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
 FAST = {"connect_timeout": 1.0, "read_timeout": 1.0, "total_timeout": 3.0}
 REGISTRY_HEADERS = {"Docker-Distribution-API-Version": "registry/2.0"}
-
-
-# --- certificates ----------------------------------------------------------------------------
-
-
-@dataclass
-class Pki:
-    directory: Path
-    ca_pem: Path
-    ca_cert: x509.Certificate
-    ca_key: ec.EllipticCurvePrivateKey
-
-    def issue(
-        self, name: str, *dns: str, days: int = 7, expired: bool = False
-    ) -> tuple[Path, Path]:
-        """Write a server certificate for the DNS names, signed by the test CA."""
-        key = ec.generate_private_key(ec.SECP256R1())
-        now = datetime.datetime.now(datetime.UTC)
-        start, end = (now - datetime.timedelta(days=30), now - datetime.timedelta(days=1))
-        if not expired:
-            start, end = now - datetime.timedelta(minutes=5), now + datetime.timedelta(days=days)
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, dns[0])]))
-            .issuer_name(self.ca_cert.subject)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(start)
-            .not_valid_after(end)
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName(d) for d in dns]), False)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), False)
-            .sign(self.ca_key, hashes.SHA256())
-        )
-        cert_path, key_path = self.directory / f"{name}.crt", self.directory / f"{name}.key"
-        cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        key_path.write_bytes(_private_pem(key))
-        return cert_path, key_path
-
-
-def _private_pem(key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) -> bytes:
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-
-
-@pytest.fixture(scope="session")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    directory = tmp_path_factory.mktemp("pki")
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Probe Test CA")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=7))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
-        .sign(key, hashes.SHA256())
-    )
-    ca_pem = directory / "ca.pem"
-    ca_pem.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    return Pki(directory, ca_pem, cert, key)
-
-
-@pytest.fixture(scope="session")
-def server_cert(pki: Pki) -> tuple[Path, Path]:
-    # No IP address in the SAN: reaching it as 127.0.0.1 is "a certificate for another name".
-    return pki.issue("localhost", "localhost", "registry.test")
-
-
-@pytest.fixture(scope="session")
-def server_tls(server_cert: tuple[Path, Path]) -> ssl.SSLContext:
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(*server_cert)
-    return context
 
 
 # --- small servers -----------------------------------------------------------------------------
@@ -267,87 +171,7 @@ def basic_registry(username: str = USERNAME, password: str = PASSWORD) -> Callab
     return respond
 
 
-# --- the real registry -------------------------------------------------------------------------
-
-
-def _require(*programs: str) -> dict[str, str]:
-    found = {program: shutil.which(program) for program in programs}
-    missing = [program for program, path in found.items() if path is None]
-    if missing:
-        message = (
-            f"{', '.join(missing)} not installed (apt-get install docker-registry "
-            "apache2-utils); the real-registry tests need them"
-        )
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return {program: path for program, path in found.items() if path}
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _start_registry(directory: Path, auth: dict[str, dict[str, str]], cert: tuple[Path, Path]):
-    binary = _require("docker-registry")["docker-registry"]
-    port = _free_port()
-    config = {
-        "version": 0.1,
-        "log": {"level": "error", "accesslog": {"disabled": True}},
-        "storage": {"filesystem": {"rootdirectory": str(directory / "data")}},
-        "http": {
-            "addr": f"127.0.0.1:{port}",
-            "secret": uuid.uuid4().hex,
-            "tls": {"certificate": str(cert[0]), "key": str(cert[1])},
-        },
-        "auth": auth,
-    }
-    # JSON is YAML, and keeps this file free of a YAML dependency.
-    config_path = directory / "config.yml"
-    config_path.write_text(json.dumps(config))
-    log = (directory / "registry.log").open("wb")
-    process = subprocess.Popen(
-        [binary, "serve", str(config_path)], stdout=log, stderr=subprocess.STDOUT
-    )
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"docker-registry exited: {(directory / 'registry.log').read_text()}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return process, port
-        except OSError:
-            time.sleep(0.05)
-    process.kill()
-    pytest.fail("docker-registry did not start listening within 10 seconds")
-
-
-def _stop_registry(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
-@pytest.fixture(scope="session")
-def htpasswd_registry(
-    tmp_path_factory: pytest.TempPathFactory, server_cert: tuple[Path, Path]
-) -> Iterator[int]:
-    """The distribution registry with an htpasswd (Basic) login; yields its port."""
-    htpasswd = _require("docker-registry", "htpasswd")["htpasswd"]
-    directory = tmp_path_factory.mktemp("htpasswd-registry")
-    entry = subprocess.run(
-        [htpasswd, "-Bbn", USERNAME, PASSWORD], check=True, capture_output=True
-    ).stdout
-    (directory / "htpasswd").write_bytes(entry)
-    auth = {"htpasswd": {"realm": "probe-test", "path": str(directory / "htpasswd")}}
-    process, port = _start_registry(directory, auth, server_cert)
-    yield port
-    _stop_registry(process)
+# --- the real registry: token login -----------------------------------------------------------
 
 
 # --- the token service and the registry that trusts it ----------------------------------------
@@ -451,28 +275,12 @@ def token_registry(
             "rootcertbundle": str(token_service.signing_cert_pem),
         }
     }
-    process, port = _start_registry(directory, auth, server_cert)
+    process, port = start_registry(directory, auth, server_cert)
     yield port
-    _stop_registry(process)
+    stop_registry(process)
 
 
-# --- the probe, and the guard that keeps it on this machine ------------------------------------
-
-
-@pytest.fixture(autouse=True)
-def connections(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
-    """Every address a socket connected to; anything but loopback is refused before it leaves."""
-    attempts: list[tuple[str, int]] = []
-    real_connect = socket.socket.connect
-
-    def guarded_connect(sock: socket.socket, address: tuple) -> None:
-        attempts.append((address[0], address[1]))
-        if not ipaddress.ip_address(address[0]).is_loopback:
-            raise ConnectionRefusedError(111, "refused by the test guard")
-        real_connect(sock, address)
-
-    monkeypatch.setattr(socket.socket, "connect", guarded_connect)
-    return attempts
+# --- the probe -----------------------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -631,7 +439,7 @@ def test_sends_the_host_name_in_sni_and_host_header(serve, options, monkeypatch)
 
 
 def test_port_with_nothing_listening_is_unreachable(options):
-    result = probe(f"localhost:{_free_port()}", options)
+    result = probe(f"localhost:{free_port()}", options)
 
     assert result.outcome == "unreachable"
     assert "connection refused" in result.message
@@ -967,7 +775,7 @@ def test_secret_never_appears_in_any_message_or_log(
         (f"127.0.0.1:{htpasswd_registry}", options, False),
         (f"localhost:{echo.port}", options, False),
         (f"localhost:{realm_echo.port}", options, False),
-        (f"localhost:{_free_port()}", options, False),
+        (f"localhost:{free_port()}", options, False),
         ("10.0.0.1", ProbeOptions(**FAST), False),
         ("*.example.com", options, False),
         (f"localhost:{echo.port}", options, True),
