@@ -172,3 +172,13 @@ REGISTRY_SYNC_RETRY_DELAYS = [
 ]
 
 # Test connection: checking credentials against the registry itself (see the README).
+# The test connects from this server to an address an admin typed, so it reaches only public
+# addresses unless a network is listed in REGISTRY_PROBE_ALLOWED_NETWORKS (comma-separated CIDRs).
+REGISTRY_PROBE_ALLOW_HTTP = env.bool("REGISTRY_PROBE_ALLOW_HTTP", default=False)
+REGISTRY_PROBE_ALLOWED_NETWORKS = env.list("REGISTRY_PROBE_ALLOWED_NETWORKS", default=[])
+# A PEM bundle trusted in addition to the system roots, for registries with a private CA.
+REGISTRY_PROBE_CA_BUNDLE = env.str("REGISTRY_PROBE_CA_BUNDLE", default="") or None
+# Seconds for a whole test; the connect and per-read limits are derived from it.
+REGISTRY_PROBE_TIMEOUT = env.float("REGISTRY_PROBE_TIMEOUT", default=10.0)
+# Tests per user: N/s, N/m, N/h or N/d.
+REGISTRY_PROBE_RATE = env.str("REGISTRY_PROBE_RATE", default="10/m")

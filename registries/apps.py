@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.apps import AppConfig
+from django.core import checks
 
 
 class RegistriesConfig(AppConfig):
@@ -10,3 +11,6 @@ class RegistriesConfig(AppConfig):
 
     def ready(self) -> None:
         from . import signals  # noqa: F401
+        from .checks import probe_settings
+
+        checks.register(probe_settings)

@@ -220,3 +220,39 @@ class RegistryForm(forms.ModelForm):
             "password": "" if is_token else (data.get("password") or None),
             "token": (data.get("token") or None) if is_token else "",
         }
+
+
+class RegistryTestForm(RegistryForm):
+    """The registry form's rules for what a connection test uses.
+
+    Address, Auth Type, username and secrets are checked exactly as for saving. The Display Name
+    and the uniqueness rules matter only for saving, so a registry can be tested before it is
+    named, or while another registry of the organization has the same address.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["display_name"].required = False
+
+    def clean_display_name(self) -> str:
+        return " ".join(self.cleaned_data["display_name"].split())
+
+    def _siblings(self):
+        return ContainerRegistry.objects.none()
+
+    def validate_unique(self) -> None:
+        pass
+
+    def registry_to_test(self) -> ContainerRegistry:
+        """An unsaved registry with the typed values; a blank secret means the stored one."""
+        fields = self.registry_fields()
+        stored = self.instance  # the registry being edited, or a new one without secrets
+        return ContainerRegistry(
+            organization=stored.organization,
+            address=fields["address"],
+            plain_http=fields["plain_http"],
+            auth_type=fields["auth_type"],
+            username=fields["username"],
+            password=stored.password if fields["password"] is None else fields["password"],
+            token=stored.token if fields["token"] is None else fields["token"],
+        )

@@ -10,12 +10,14 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
+from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import reswap, retarget, trigger_client_event
 
 from orgsettings.access import membership_or_404, require_registry_manager
@@ -23,8 +25,8 @@ from orgsettings.audit import client_ip
 from orgsettings.models import Membership
 from orgsettings.nav import settings_context
 
-from . import advice, kube
-from .forms import RegistryForm
+from . import advice, kube, probing
+from .forms import RegistryForm, RegistryTestForm
 from .models import ContainerRegistry, SyncStatus
 from .services import RegistryChangedError, registry_create, registry_delete, registry_update
 from .validation import normalize_address
@@ -173,6 +175,7 @@ def _render_form(
     form: RegistryForm,
     registry: ContainerRegistry | None = None,
     editing_name: str = "",
+    **extra,
 ) -> HttpResponse:
     if registry is None:
         action = reverse("registries:create", kwargs={"slug": membership.organization.slug})
@@ -187,6 +190,7 @@ def _render_form(
         form_action=action,
         editing=registry,
         editing_name=editing_name,
+        **extra,
     )
     if form.is_bound and form.data.get("address"):
         context["hints"] = _hints(form.data.get("address", ""), form.data.get("username", ""))
@@ -212,3 +216,72 @@ def _changed_message(current: ContainerRegistry | None) -> str:
         f"This registry was changed by {who} since you opened it. Your changes were not saved: "
         "reload to see the current values, then make your change again."
     )
+
+
+# --- Test connection --------------------------------------------------------------------------
+# Both views log in to a registry from this server, now. They never hold a database transaction
+# open during that network I/O (non_atomic_requests keeps it so even with ATOMIC_REQUESTS), and
+# their answers are never cached. The result goes into the form's or the row's result slot for
+# htmx, or into the re-rendered page without JavaScript.
+
+
+@transaction.non_atomic_requests
+@login_required
+@sensitive_post_parameters("password", "token")
+@require_POST
+@never_cache
+def registry_test_form_view(request: HttpRequest, slug: str) -> HttpResponse:
+    """Test what is typed in the form; with the `id` of the registry being edited, a blank
+    secret means that registry's stored one."""
+    membership = membership_or_404(request.user, slug)
+    require_registry_manager(membership)
+    registry = _edited_registry_or_404(membership, request.POST.get("id", ""))
+    editing_name = registry.display_name if registry else ""
+    form = RegistryTestForm(request.POST, instance=registry, organization=membership.organization)
+    if not form.is_valid():
+        response = _render_form(request, membership, form, registry, editing_name)
+        if request.htmx:
+            # The Test button targets the result slot; errors belong to the whole form.
+            response = reswap(retarget(response, "#registry-form"), "outerHTML")
+        return response
+    report = probing.throttle(request.user) or probing.check_login(form.registry_to_test())
+    if request.htmx:
+        response = _render(request, f"{PAGE}#probe-result", {"report": report})
+    else:
+        response = _render_form(request, membership, form, registry, editing_name, report=report)
+    return _with_throttle_status(response, report)
+
+
+@transaction.non_atomic_requests
+@login_required
+@sensitive_post_parameters("password", "token")
+@require_POST
+@never_cache
+def registry_test_stored_view(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    """Test a saved registry with its stored credentials."""
+    membership = membership_or_404(request.user, slug)
+    require_registry_manager(membership)
+    registry = _registry_or_404(membership, pk)
+    report = probing.throttle(request.user) or probing.check_login(registry)
+    if request.htmx:
+        response = _render(request, f"{PAGE}#probe-result", {"report": report})
+    else:
+        context = _page_context(request, membership, tested_pk=registry.pk, report=report)
+        response = _render(request, PAGE, context)
+    return _with_throttle_status(response, report)
+
+
+def _edited_registry_or_404(membership: Membership, raw_id: str) -> ContainerRegistry | None:
+    if not raw_id:
+        return None
+    if not raw_id.isdigit():
+        raise Http404("No such registry.")
+    return _registry_or_404(membership, int(raw_id))
+
+
+def _with_throttle_status(response: HttpResponse, report: probing.Report) -> HttpResponse:
+    """Our own rate limit answers 429 with Retry-After (app.js lets htmx show its message)."""
+    if report.retry_after:
+        response.status_code = 429
+        response["Retry-After"] = str(report.retry_after)
+    return response

@@ -85,4 +85,22 @@
     },
     true,
   );
+
+  // Test connection. Our own rate limit answers 429 (with Retry-After) and a message for the
+  // result slot; htmx does not swap error answers by default, so let these through.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    const elt = event.detail.requestConfig && event.detail.requestConfig.elt;
+    if (event.detail.xhr.status === 429 && elt && elt.closest("[data-probe]")) {
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
+    }
+  });
+
+  // A row's result outlives the table's refreshes (hx-preserve), but not a change to the
+  // registries: it would describe credentials that may no longer be the stored ones.
+  document.addEventListener("registries:changed", function () {
+    document.querySelectorAll("#registry-table [data-probe-slot]").forEach(function (slot) {
+      slot.replaceChildren();
+    });
+  });
 })();
