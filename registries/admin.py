@@ -10,7 +10,7 @@ a stored password or token.
 from __future__ import annotations
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.decorators import method_decorator
@@ -20,11 +20,15 @@ from django.views.decorators.debug import sensitive_post_parameters
 from orgsettings.admin import sync_organizations_now
 from orgsettings.audit import client_ip
 
+from . import probing
 from .forms import RegistryForm
 from .models import AuthType, ContainerRegistry, SyncStatus
 from .services import registry_create, registry_delete, registry_update
 
 CREDENTIALS_PERMISSION = "registries.change_registry_credentials"
+# Each test may take up to REGISTRY_PROBE_TIMEOUT seconds; the admin request must stay short.
+MAX_TESTS_PER_ACTION = 10
+_MESSAGE_LEVELS = {"ok": messages.SUCCESS, "warn": messages.WARNING, "error": messages.ERROR}
 
 _SYNC_STATES = {
     SyncStatus.SYNCED: ("sync-ok", "✓"),
@@ -74,7 +78,7 @@ class ContainerRegistryAdmin(admin.ModelAdmin):
     list_filter = ["sync_status", "auth_type", "organization"]
     search_fields = ["display_name", "address", "organization__name", "organization__slug"]
     autocomplete_fields = ["organization"]
-    actions = ["sync_now"]
+    actions = ["sync_now", "test_connection"]
     _record = ["created_at", "created_by", "updated_at", "updated_by"]
     _sync = ["sync_state", "synced_at", "sync_error"]
 
@@ -156,6 +160,29 @@ class ContainerRegistryAdmin(admin.ModelAdmin):
     @admin.action(description="Sync selected to the cluster now", permissions=["change"])
     def sync_now(self, request, queryset) -> None:
         sync_organizations_now(self, request, queryset.values_list("organization_id", flat=True))
+
+    @admin.action(description="Test connection", permissions=["view"])
+    def test_connection(self, request, queryset) -> None:
+        """Log in to each selected registry with its stored credentials and report per row."""
+        registries = list(
+            queryset.select_related("organization").order_by("pk")[: MAX_TESTS_PER_ACTION + 1]
+        )
+        for registry in registries[:MAX_TESTS_PER_ACTION]:
+            report = probing.check_login(registry)
+            login = f" ({report.login})" if report.login else ""
+            self.message_user(
+                request,
+                f"{registry.organization.slug} / {registry.display_name} ({registry.address}): "
+                f"{report.icon} {report.title}{login}. {report.message}",
+                _MESSAGE_LEVELS[report.tone],
+            )
+        if len(registries) > MAX_TESTS_PER_ACTION:
+            self.message_user(
+                request,
+                f"Tested the first {MAX_TESTS_PER_ACTION} registries only: each test can take a few "
+                "seconds. Select fewer to test the others.",
+                messages.WARNING,
+            )
 
     def save_model(self, request, obj: ContainerRegistry, form: RegistryAdminForm, change) -> None:
         if change:

@@ -760,3 +760,41 @@ def test_no_admin_page_contains_a_secret(superuser_client):
             assert secret not in content, f"{page} shows a secret"
     for entry in LogEntry.objects.all():
         assert not any(secret in entry.change_message for secret in SECRETS)
+
+
+# The "Test connection" action, against the real test registry
+
+
+@pytest.fixture
+def local_registry(settings, pki, htpasswd_registry, connections) -> str:
+    settings.REGISTRY_PROBE_ALLOWED_NETWORKS = ["127.0.0.0/8", "::1/128"]
+    settings.REGISTRY_PROBE_CA_BUNDLE = str(pki.ca_pem)
+    settings.REGISTRY_PROBE_TIMEOUT = 3
+    return f"localhost:{htpasswd_registry}"
+
+
+def test_test_connection_action_reports_each_row(superuser_client, local_registry):
+    from .registry_server import PASSWORD, USERNAME
+
+    good = RegistryFactory(
+        display_name="Good", address=local_registry, username=USERNAME, password=PASSWORD
+    )
+    bad = RegistryFactory(
+        display_name="Bad",
+        address=f"{local_registry}/team",
+        username=USERNAME,
+        password="wrong-pass-canary-3321",
+    )
+    response = superuser_client.post(
+        _url(f"{REGISTRIES}_changelist"),
+        {"action": "test_connection", "_selected_action": [good.pk, bad.pk]},
+        follow=True,
+    )
+    text = response.text
+    assert f"Good ({local_registry}): ✓" in text
+    assert "Bad" in text
+    assert "wrong-pass-canary-3321" not in text
+    assert PASSWORD not in text
+    messages = [str(m) for m in response.context["messages"]]
+    assert any(m.startswith(f"{good.organization.slug} / Good") and "Basic" in m for m in messages)
+    assert any(m.startswith(f"{bad.organization.slug} / Bad") and "✕" in m for m in messages)
