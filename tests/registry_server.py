@@ -211,6 +211,16 @@ def htpasswd_registry(
     stop_registry(process)
 
 
+@pytest.fixture
+def local_registry(settings, pki: Pki, htpasswd_registry: int) -> str:
+    """The real registry's address, allowed with the settings an operator would use for an
+    on-premises registry: its loopback network and the test CA."""
+    settings.REGISTRY_PROBE_ALLOWED_NETWORKS = ["127.0.0.0/8", "::1/128"]
+    settings.REGISTRY_PROBE_CA_BUNDLE = str(pki.ca_pem)
+    settings.REGISTRY_PROBE_TIMEOUT = 3
+    return f"localhost:{htpasswd_registry}"
+
+
 # --- the guard that keeps tests on this machine -----------------------------------------------
 
 

@@ -765,15 +765,7 @@ def test_no_admin_page_contains_a_secret(superuser_client):
 # The "Test connection" action, against the real test registry
 
 
-@pytest.fixture
-def local_registry(settings, pki, htpasswd_registry, connections) -> str:
-    settings.REGISTRY_PROBE_ALLOWED_NETWORKS = ["127.0.0.0/8", "::1/128"]
-    settings.REGISTRY_PROBE_CA_BUNDLE = str(pki.ca_pem)
-    settings.REGISTRY_PROBE_TIMEOUT = 3
-    return f"localhost:{htpasswd_registry}"
-
-
-def test_test_connection_action_reports_each_row(superuser_client, local_registry):
+def test_test_connection_action_reports_each_row(superuser_client, local_registry, connections):
     from .registry_server import PASSWORD, USERNAME
 
     good = RegistryFactory(

@@ -33,15 +33,6 @@ def _fresh_rate_limit():
 
 
 @pytest.fixture
-def local_registry(settings, pki, htpasswd_registry) -> str:
-    """The address of the real registry, with the settings an operator would use to allow it."""
-    settings.REGISTRY_PROBE_ALLOWED_NETWORKS = ["127.0.0.0/8", "::1/128"]
-    settings.REGISTRY_PROBE_CA_BUNDLE = str(pki.ca_pem)
-    settings.REGISTRY_PROBE_TIMEOUT = 3
-    return f"localhost:{htpasswd_registry}"
-
-
-@pytest.fixture
 def probe_calls(monkeypatch) -> list[dict]:
     """What each test asked the engine (it still runs): proves when nothing was tested."""
     calls: list[dict] = []

@@ -24,14 +24,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 PAGE_URL = "/orgs/acme/settings/registries/"
 
 
-@pytest.fixture
-def registry_address(settings, pki, htpasswd_registry) -> str:
-    settings.REGISTRY_PROBE_ALLOWED_NETWORKS = ["127.0.0.0/8", "::1/128"]
-    settings.REGISTRY_PROBE_CA_BUNDLE = str(pki.ca_pem)
-    settings.REGISTRY_PROBE_TIMEOUT = 3
-    return f"localhost:{htpasswd_registry}"
-
-
 @pytest.fixture(autouse=True)
 def _fresh_rate_limit():
     cache.clear()
@@ -70,14 +62,14 @@ def run_test(dialog: Locator, outcome: str) -> Locator:
     return result
 
 
-def test_good_credentials_in_the_dialog_show_ok_in_place(page, owner, registry_address):
+def test_good_credentials_in_the_dialog_show_ok_in_place(page, owner, local_registry):
     open_registries(page, owner)
-    dialog = open_new_registry_dialog(page, registry_address)
+    dialog = open_new_registry_dialog(page, local_registry)
 
     result = run_test(dialog, "ok")
 
     expect(result).to_contain_text("Connection works")
-    expect(result).to_contain_text(f"Logged in to {registry_address} with these credentials.")
+    expect(result).to_contain_text(f"Logged in to {local_registry} with these credentials.")
     expect(result).to_contain_text("Login: Basic")
     # In place: the dialog and what was typed (the password too) are still there.
     expect(dialog).to_be_visible()
@@ -87,9 +79,9 @@ def test_good_credentials_in_the_dialog_show_ok_in_place(page, owner, registry_a
     screenshot(page, "probe-dialog-ok")
 
 
-def test_wrong_password_in_the_dialog_shows_unauthorized(page, owner, registry_address):
+def test_wrong_password_in_the_dialog_shows_unauthorized(page, owner, local_registry):
     open_registries(page, owner)
-    dialog = open_new_registry_dialog(page, registry_address, password="not-the-password")
+    dialog = open_new_registry_dialog(page, local_registry, password="not-the-password")
 
     result = run_test(dialog, "unauthorized")
 
@@ -105,12 +97,12 @@ def test_wrong_password_in_the_dialog_shows_unauthorized(page, owner, registry_a
 
 
 def test_edit_dialog_tests_the_stored_password_when_the_field_is_blank(
-    page, owner, organization, registry_address
+    page, owner, organization, local_registry
 ):
     registry = RegistryFactory(
         organization=organization,
         display_name="Harbor",
-        address=registry_address,
+        address=local_registry,
         username=USERNAME,
         password=PASSWORD,
     )
@@ -125,9 +117,9 @@ def test_edit_dialog_tests_the_stored_password_when_the_field_is_blank(
     assert_not_reloaded(page)
 
 
-def test_enter_in_a_field_still_saves_rather_than_tests(page, owner, registry_address):
+def test_enter_in_a_field_still_saves_rather_than_tests(page, owner, local_registry):
     open_registries(page, owner)
-    dialog = open_new_registry_dialog(page, registry_address)
+    dialog = open_new_registry_dialog(page, local_registry)
 
     dialog.get_by_label("Display Name").press("Enter")
 
@@ -147,19 +139,19 @@ def test_invalid_address_shows_the_field_error_instead_of_testing(page, owner):
 
 
 def test_row_button_tests_the_stored_credentials_in_place(
-    page, owner, organization, registry_address
+    page, owner, organization, local_registry
 ):
     good = RegistryFactory(
         organization=organization,
         display_name="Harbor",
-        address=registry_address,
+        address=local_registry,
         username=USERNAME,
         password=PASSWORD,
     )
     bad = RegistryFactory(
         organization=organization,
         display_name="Old Harbor",
-        address=f"{registry_address}/old",
+        address=f"{local_registry}/old",
         username=USERNAME,
         password="expired-password",
     )
@@ -182,10 +174,10 @@ def test_row_button_tests_the_stored_credentials_in_place(
         screenshot(page, f"probe-rows-{name}", full_page=True)
 
 
-def test_our_rate_limit_message_is_shown_in_place(page, owner, settings, registry_address):
+def test_our_rate_limit_message_is_shown_in_place(page, owner, settings, local_registry):
     settings.REGISTRY_PROBE_RATE = "1/m"
     open_registries(page, owner)
-    dialog = open_new_registry_dialog(page, registry_address)
+    dialog = open_new_registry_dialog(page, local_registry)
     run_test(dialog, "ok")
 
     dialog.get_by_role("button", name="Test connection").click()
@@ -198,14 +190,14 @@ def test_our_rate_limit_message_is_shown_in_place(page, owner, settings, registr
 
 
 def test_each_outcome_looks_right_in_the_dialog(
-    browser, live_server, owner, registry_address, settings
+    browser, live_server, owner, local_registry, settings
 ):
     """Screenshots of the dialog with each result the test registry can produce, light and dark."""
     settings.REGISTRY_PROBE_RATE = "100/m"
-    port = registry_address.rsplit(":", 1)[1]
+    port = local_registry.rsplit(":", 1)[1]
     cases = [
-        ("ok", registry_address, PASSWORD),
-        ("unauthorized", registry_address, "not-the-password"),
+        ("ok", local_registry, PASSWORD),
+        ("unauthorized", local_registry, "not-the-password"),
         ("tls", f"127.0.0.1:{port}", PASSWORD),  # the certificate names localhost only
         ("unreachable", f"localhost:{free_port()}", PASSWORD),
         ("blocked", "10.20.30.40:5000", PASSWORD),
@@ -228,12 +220,12 @@ def test_each_outcome_looks_right_in_the_dialog(
         page.context.close()
 
 
-def test_spinner_shows_while_the_test_runs(page, owner, registry_address, monkeypatch):
+def test_spinner_shows_while_the_test_runs(page, owner, local_registry, monkeypatch):
     real = probing.check_login
     # The live server runs in this process: a slower test leaves time to see the spinner.
     monkeypatch.setattr(probing, "check_login", lambda registry: time.sleep(1) or real(registry))
     open_registries(page, owner)
-    dialog = open_new_registry_dialog(page, registry_address)
+    dialog = open_new_registry_dialog(page, local_registry)
 
     button = dialog.get_by_role("button", name="Test connection")
     button.click()
@@ -245,12 +237,12 @@ def test_spinner_shows_while_the_test_runs(page, owner, registry_address, monkey
 
 
 def test_without_javascript_the_test_rerenders_the_page_with_the_result(
-    browser, live_server, owner, organization, registry_address
+    browser, live_server, owner, organization, local_registry
 ):
     RegistryFactory(
         organization=organization,
         display_name="Harbor",
-        address=registry_address,
+        address=local_registry,
         username=USERNAME,
         password=PASSWORD,
     )
@@ -263,7 +255,7 @@ def test_without_javascript_the_test_rerenders_the_page_with_the_result(
 
     page.get_by_role("link", name="New registry").click()
     page.get_by_label("Display Name").fill("Second")
-    page.get_by_label("Address").fill(f"{registry_address}/team")
+    page.get_by_label("Address").fill(f"{local_registry}/team")
     page.get_by_label("Username").fill(USERNAME)
     page.get_by_label("Password").fill("not-the-password")
     page.get_by_role("button", name="Test connection", exact=True).click()
@@ -276,12 +268,12 @@ def test_without_javascript_the_test_rerenders_the_page_with_the_result(
 
 
 def test_row_result_is_cleared_when_the_registries_change(
-    page, owner, organization, registry_address
+    page, owner, organization, local_registry
 ):
     registry = RegistryFactory(
         organization=organization,
         display_name="Harbor",
-        address=registry_address,
+        address=local_registry,
         username=USERNAME,
         password="expired-password",
     )
