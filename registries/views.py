@@ -147,12 +147,13 @@ def registry_delete_view(request: HttpRequest, slug: str, pk: int) -> HttpRespon
 
 
 @login_required
-@require_GET
+@require_POST
 def registry_hints(request: HttpRequest, slug: str) -> HttpResponse:
-    """Advice for the address and username being typed (no secrets involved)."""
+    """Advice for the address and username being typed. A POST, because a half-typed address
+    may hold `user:password@`, and query strings end up in access logs."""
     membership = membership_or_404(request.user, slug)
     require_registry_manager(membership)
-    context = {"hints": _hints(request.GET.get("address", ""), request.GET.get("username", ""))}
+    context = {"hints": _hints(request.POST.get("address", ""), request.POST.get("username", ""))}
     return _render(request, f"{PAGE}#hints", context)
 
 

@@ -56,7 +56,7 @@ def test_anonymous_user_is_sent_to_log_in(client, organization):
     assert response["Location"].startswith(reverse("login"))
 
 
-@pytest.mark.parametrize("name", ["list", "create", "hints"])
+@pytest.mark.parametrize("name", ["list", "create"])
 def test_outsider_gets_404_for_every_organization_url(client, organization, outsider, name):
     client.force_login(outsider)
     assert client.get(url(name, organization)).status_code == 404
@@ -266,21 +266,31 @@ def test_form_warns_that_credentials_must_be_long_lived(client, organization, ow
 
 def test_hints_name_the_username_a_well_known_registry_expects(client, organization, owner):
     client.force_login(owner)
-    response = client.get(url("hints", organization), {"address": "ghcr.io", "username": ""}, **HX)
+    response = client.post(url("hints", organization), {"address": "ghcr.io", "username": ""}, **HX)
     assert "your GitHub user name" in response.text
 
 
 def test_hints_warn_about_ecr_passwords_expiring(client, organization, owner):
     client.force_login(owner)
-    response = client.get(
+    response = client.post(
         url("hints", organization), {"address": "123456789012.dkr.ecr.us-east-1.amazonaws.com"}
     )
     assert "12 hours" in response.text
 
 
+def test_outsider_gets_404_for_hints(client, organization, outsider):
+    client.force_login(outsider)
+    assert client.post(url("hints", organization)).status_code == 404
+
+
+def test_hints_are_never_requested_with_the_address_in_the_url(client, organization, owner):
+    client.force_login(owner)
+    assert client.get(url("hints", organization), {"address": "u:pw@ghcr.io"}).status_code == 405
+
+
 def test_member_cannot_fetch_hints(client, organization, member):
     client.force_login(member)
-    assert client.get(url("hints", organization)).status_code == 403
+    assert client.post(url("hints", organization)).status_code == 403
 
 
 # Edit
