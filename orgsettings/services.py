@@ -26,17 +26,12 @@ def organization_create(
     )
     organization.full_clean()
     organization.save()
-    audit_record(
+    _audit_organization(
         organization,
-        actor=actor,
+        actor,
+        ip,
+        field_changes(None, {"name": name, "slug": slug, "namespace": organization.namespace}),
         action=AuditAction.ORGANIZATION_CREATED,
-        target_type="organization",
-        target_id=organization.pk,
-        target_label=organization.name,
-        changes=field_changes(
-            None, {"name": name, "slug": slug, "namespace": organization.namespace}
-        ),
-        ip=ip,
     )
     if owner is not None:
         membership_set(organization, user=owner, role=Role.OWNER, actor=actor, ip=ip)
@@ -75,15 +70,12 @@ def organization_update(
 @transaction.atomic
 def organization_delete(organization: Organization, *, actor, ip: str | None = None) -> None:
     """Delete an organization with its members and registries; its audit trail stays."""
-    audit_record(
+    _audit_organization(
         organization,
-        actor=actor,
+        actor,
+        ip,
+        {"namespace": {"old": organization.namespace, "new": None}},
         action=AuditAction.ORGANIZATION_DELETED,
-        target_type="organization",
-        target_id=organization.pk,
-        target_label=organization.name,
-        changes={"namespace": {"old": organization.namespace, "new": None}},
-        ip=ip,
     )
     organization.delete()
 
@@ -93,12 +85,19 @@ def _stored(organization: Organization, *fields: str) -> dict:
     return Organization.objects.filter(pk=organization.pk).values(*fields).get()
 
 
-def _audit_organization(organization: Organization, actor, ip: str | None, changes: dict) -> None:
+def _audit_organization(
+    organization: Organization,
+    actor,
+    ip: str | None,
+    changes: dict,
+    *,
+    action: str = AuditAction.ORGANIZATION_UPDATED,
+) -> None:
     if changes:
         audit_record(
             organization,
             actor=actor,
-            action=AuditAction.ORGANIZATION_UPDATED,
+            action=action,
             target_type="organization",
             target_id=organization.pk,
             target_label=organization.name,
