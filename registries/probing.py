@@ -21,6 +21,7 @@ from .probe import ProbeOptions, ProbeResult, parse_networks, probe_registry
 
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _PERIOD_NAMES = {1: "second", 60: "minute", 3600: "hour", 86400: "day"}
+MAX_TESTS_PER_PERIOD = 100
 _RATE_RE = re.compile(r"^\s*(\d+)\s*/\s*(s|m|h|d|second|minute|hour|day)\s*$", re.IGNORECASE)
 
 # (title, tone) per engine outcome. The tone only picks the colour: the icon and the title say
@@ -58,7 +59,14 @@ def parse_rate(value: str) -> Rate:
     match = _RATE_RE.match(value or "")
     if not match or int(match.group(1)) < 1:
         raise ValueError(f"{value!r} is not a rate like 10/m (a number, then /s, /m, /h or /d)")
-    return Rate(int(match.group(1)), _PERIODS[match.group(2)[0].lower()])
+    rate = Rate(int(match.group(1)), _PERIODS[match.group(2)[0].lower()])
+    if rate.limit > MAX_TESTS_PER_PERIOD:
+        # Each test in the period holds a cache entry (see throttle).
+        raise ValueError(
+            f"{value!r} allows more than {MAX_TESTS_PER_PERIOD} tests per period; "
+            "use a shorter period (100/m rather than 6000/h)"
+        )
+    return rate
 
 
 def probe_options() -> ProbeOptions:
@@ -121,24 +129,28 @@ def check_login(registry: ContainerRegistry) -> Report:
 
 
 def throttle(user) -> Report | None:
-    """Count one test for `user`; the report to show instead when they are over the rate.
+    """Take one of `user`'s tests for the period; the report to show instead when none is free.
 
-    A fixed window per user in the cache: `add` creates the window's counter once and `incr`
-    counts atomically, so several web processes sharing one cache (Redis) share the limit.
+    A sliding window, exact to the second: the rate's limit is a number of slots per user in the
+    cache, each taken with an atomic `add` that expires one period later. A test runs only if it
+    takes a free slot, so no period-long span ever holds more tests than the limit (a fixed window
+    would allow twice the limit across its boundary), and a refused test takes nothing. Web
+    processes sharing one cache (Redis) share the slots.
     """
     rate = parse_rate(settings.REGISTRY_PROBE_RATE)
+    keys = [f"registry-probe-rate:{user.pk}:{rate.seconds}:{slot}" for slot in range(rate.limit)]
+    taken = cache.get_many(keys)
     now = time.time()
-    window = int(now // rate.seconds)
-    key = f"registry-probe-rate:{user.pk}:{rate.seconds}:{window}"
-    cache.add(key, 0, timeout=rate.seconds + 1)
-    try:
-        count = cache.incr(key)
-    except ValueError:
-        # The counter was evicted between add and incr; count this test as the first.
-        count = 1
-    if count <= rate.limit:
-        return None
-    retry_after = max(1, math.ceil((window + 1) * rate.seconds - now))
+    for key in keys:
+        if key not in taken and cache.add(key, now, timeout=rate.seconds):
+            return None
+    # Every slot was taken, some perhaps by a test in another process since get_many.
+    taken = cache.get_many(keys)
+    if len(taken) < len(keys):
+        # A slot expired just now; the next click will find it.
+        retry_after = 1
+    else:
+        retry_after = max(1, math.ceil(min(taken.values()) + rate.seconds - now))
     return Report(
         title="Too many tests",
         message=(

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import ipaddress
+import os
+import subprocess
+import sys
+import uuid
+from types import SimpleNamespace
 
 import pytest
+import redis
 from django.core.cache import cache
 
 from registries import probing
 from registries.checks import probe_settings
 
 from .factories import UserFactory
-from .test_settings import PRODUCTION, manage
+from .test_settings import PRODUCTION, ROOT, manage
 
 pytestmark = pytest.mark.django_db
 
@@ -74,6 +80,12 @@ def test_rate_that_is_not_a_number_per_period_is_refused(value):
         probing.parse_rate(value)
 
 
+def test_rate_over_a_hundred_per_period_asks_for_a_shorter_period():
+    assert probing.parse_rate("100/m") == probing.Rate(100, 60)
+    with pytest.raises(ValueError, match=r"more than 100 tests per period; use a shorter period"):
+        probing.parse_rate("6000/h")
+
+
 def test_throttle_counts_each_user_up_to_the_rate(settings):
     settings.REGISTRY_PROBE_RATE = "3/h"
     alice, bob = UserFactory(), UserFactory()
@@ -85,14 +97,89 @@ def test_throttle_counts_each_user_up_to_the_rate(settings):
     assert probing.throttle(bob) is None
 
 
-def test_throttle_window_ends_with_its_period(settings, monkeypatch):
+def test_throttle_window_slides_with_each_test(settings, monkeypatch):
+    settings.REGISTRY_PROBE_RATE = "2/m"
+    user = UserFactory()
+    clock = {"now": 6_000_030.0}  # 30 s into a minute
+    monkeypatch.setattr(probing.time, "time", lambda: clock["now"])
+
+    def throttle_at(seconds_later: float):
+        clock["now"] = 6_000_030.0 + seconds_later
+        return probing.throttle(user)
+
+    assert throttle_at(0) is None
+    assert throttle_at(20) is None
+    assert throttle_at(25).retry_after == 35
+    # A new minute begins at 30 s: a fixed window would allow two more tests here.
+    assert throttle_at(31).retry_after == 29
+    assert throttle_at(59.5).retry_after == 1
+    # The first test's slot frees a full minute after it; the second's 20 s later.
+    assert throttle_at(60) is None
+    assert throttle_at(61).retry_after == 19
+    assert throttle_at(80) is None
+
+
+def test_refused_tests_do_not_push_the_next_allowed_one_back(settings, monkeypatch):
     settings.REGISTRY_PROBE_RATE = "1/m"
     user = UserFactory()
-    monkeypatch.setattr(probing.time, "time", lambda: 6_000_030.0)  # 30 s into a minute
+    clock = {"now": 6_000_000.0}
+    monkeypatch.setattr(probing.time, "time", lambda: clock["now"])
     assert probing.throttle(user) is None
-    assert probing.throttle(user).retry_after == 30
-    monkeypatch.setattr(probing.time, "time", lambda: 6_000_060.0)  # the next minute
+    for second in range(1, 60, 5):
+        clock["now"] = 6_000_000.0 + second
+        assert probing.throttle(user).retry_after == 60 - second
+    clock["now"] = 6_000_060.0
     assert probing.throttle(user) is None
+
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+THROTTLE_IN_ANOTHER_PROCESS = """
+from types import SimpleNamespace
+from registries import probing
+report = probing.throttle(SimpleNamespace(pk="{pk}"))
+print("refused" if report else "allowed")
+"""
+
+
+@pytest.fixture
+def redis_cache(settings):
+    """The default cache in Redis, as with several web processes; skips without a Redis server."""
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.ping()
+    except redis.ConnectionError:
+        message = f"no Redis server at {REDIS_URL} (set TEST_REDIS_URL)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
+    pk = f"test-{uuid.uuid4().hex}"
+    yield pk
+    for key in client.scan_iter(f"*registry-probe-rate:{pk}:*"):
+        client.delete(key)
+
+
+def test_web_processes_sharing_redis_share_one_limit(settings, redis_cache):
+    settings.REGISTRY_PROBE_RATE = "3/m"
+    env = {**os.environ, "CACHE_URL": REDIS_URL, "REGISTRY_PROBE_RATE": "3/m"}
+    script = THROTTLE_IN_ANOTHER_PROCESS.format(pk=redis_cache)
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "manage.py", "shell", "--verbosity=0", "-c", script],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(5)
+    ]
+    answers = sorted(process.communicate(timeout=60)[0].strip() for process in processes)
+    assert answers == ["allowed"] * 3 + ["refused"] * 2
+    refused = probing.throttle(SimpleNamespace(pk=redis_cache))
+    assert refused is not None
+    assert 55 <= refused.retry_after <= 60
 
 
 def test_default_settings_pass_the_checks(settings):
