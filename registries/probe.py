@@ -122,12 +122,7 @@ def probe_registry(
         result = probe.run(address, plain_http=plain_http)
     except _Stop as stop:
         result = stop.result
-    result = ProbeResult(
-        outcome=result.outcome,
-        message=_redact(result.message, secret),
-        auth_scheme=result.auth_scheme,
-    )
-    logger.info("registry probe of %s: %s", _redact(address, secret), result.outcome)
+    logger.info("registry probe of %s: %s", address, result.outcome)
     return result
 
 
@@ -168,15 +163,26 @@ class _Probe:
     secret: str
     deadline: float = 0.0
     display: str = ""
+    own_host: str = ""
     # Resolved and checked once per host for the whole probe: redirects back to a host reuse it,
     # so a second DNS answer can never swap in another address.
     resolved: dict[str, list[IPAddress]] = field(default_factory=dict)
     _ssl_context: ssl.SSLContext | None = None
 
+    def shown(self, value: str) -> str:
+        """`value` as a message may quote it, when the registry or the network chose it (a
+        redirect's host, a token realm, a challenge): a registry that was sent the secret could
+        echo it there. The user's own address is quoted as typed, and so is our wording: hiding
+        a short secret inside those would show where it occurs, and so what it is."""
+        if not self.secret or value in (self.own_host, self.display):
+            return value
+        return value.replace(self.secret, "[hidden]")
+
     def run(self, address: str, *, plain_http: bool) -> ProbeResult:
         self.deadline = time.monotonic() + self.options.total_timeout
         target = _parse_address(address)
         self.display = target.display
+        self.own_host = target.host
         if plain_http and not self.options.allow_http:
             raise _stop(
                 "insecure-http",
@@ -218,7 +224,7 @@ class _Probe:
             raise _stop(
                 "untestable",
                 f"{target.display} asks for a login this test does not support "
-                f"({challenges[0][0]}); only Basic and Bearer (token) logins can be tested.",
+                f"({self.shown(challenges[0][0])}); only Basic and Bearer (token) logins can be tested.",
             )
         raise self.not_registry(first)
 
@@ -254,7 +260,7 @@ class _Probe:
             raise _stop(
                 "insecure-http",
                 f"{self.display} sends logins to a token service over plain HTTP "
-                f"({parts.hostname}); the test does not send credentials unencrypted.",
+                f"({self.shown(parts.hostname)}); the test does not send credentials unencrypted.",
             )
         params = [("service", challenge["service"])] if challenge.get("service") else []
         if challenge.get("scope"):
@@ -272,7 +278,7 @@ class _Probe:
             token_url,
             headers=headers,
             allow_http=plain_http,
-            context=f"The token service of {self.display} is at {parts.hostname}: ",
+            context=f"The token service of {self.display} is at {self.shown(parts.hostname)}: ",
         )
         if token_response.status in (401, 403):
             raise self.unauthorized()
@@ -385,7 +391,9 @@ class _Probe:
             if _origin(next_url) != origin:
                 headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
             url = next_url
-            context = f"{self.display} redirected the test to {urlsplit(url).hostname}: "
+            context = (
+                f"{self.display} redirected the test to {self.shown(urlsplit(url).hostname)}: "
+            )
         raise _stop(
             "not-registry", f"{self.display} redirected the test too many times. Check the address."
         )
@@ -393,6 +401,7 @@ class _Probe:
     def fetch_once(self, url: str, *, headers: dict[str, str], context: str) -> _Response:
         parts = urlsplit(url)
         host = parts.hostname or ""
+        shown_host = self.shown(host)
         try:
             port = parts.port or (443 if parts.scheme == "https" else 80)
         except ValueError:
@@ -429,38 +438,41 @@ class _Probe:
             if len(body) > self.options.max_response_bytes:
                 raise _stop(
                     "not-registry",
-                    f"{host} sent a larger answer than a registry login needs; the test stopped "
+                    f"{shown_host} sent a larger answer than a registry login needs; the test stopped "
                     "reading it.",
                 )
             return _Response(response.status, response.headers, body)
         except _Stop:
             raise
         except ssl.SSLCertVerificationError as error:
-            raise self.tls_failure(host, error) from None
+            raise self.tls_failure(shown_host, error) from None
         except ssl.SSLError as error:
             raise _stop(
                 "tls",
-                f"The secure connection (TLS) to {host} failed ({error.reason or 'handshake'}). "
+                f"The secure connection (TLS) to {shown_host} failed "
+                f"({self.shown(error.reason or 'handshake')}). "
                 "Check that the port serves HTTPS.",
             ) from None
         except TimeoutError:
-            raise self.timed_out(host) from None
+            raise self.timed_out(shown_host) from None
         except http.client.RemoteDisconnected:
-            raise _stop("unreachable", f"{host} closed the connection without answering.") from None
+            raise _stop(
+                "unreachable", f"{shown_host} closed the connection without answering."
+            ) from None
         except (http.client.HTTPException, ValueError, UnicodeError):
             raise _stop(
                 "not-registry",
-                f"{host} did not answer with valid HTTP; it is not a container registry.",
+                f"{shown_host} did not answer with valid HTTP; it is not a container registry.",
             ) from None
         except ConnectionRefusedError:
             raise _stop(
                 "unreachable",
-                f"Nothing accepted the connection to {host} on port {port} (connection refused).",
+                f"Nothing accepted the connection to {shown_host} on port {port} (connection refused).",
             ) from None
         except OSError as error:
             reason = error.strerror or type(error).__name__
             raise _stop(
-                "unreachable", f"Could not connect to {host} on port {port} ({reason})."
+                "unreachable", f"Could not connect to {shown_host} on port {port} ({reason})."
             ) from None
         finally:
             if sock is not None:
@@ -474,9 +486,9 @@ class _Probe:
             for ip in ips:
                 refusal = _refusal(ip, self.options.allowed_networks)
                 if refusal:
-                    where = f"{host} is"
+                    where = f"{self.shown(host)} is"
                     if literal is None:
-                        where = f"{host} resolves to {ip}, which is"
+                        where = f"{self.shown(host)} resolves to {ip}, which is"
                     raise _stop(
                         "blocked",
                         f"{context}{where} {refusal} address, and the test does not connect to "
@@ -500,12 +512,14 @@ class _Probe:
         thread.start()
         thread.join(self.remaining(self.options.connect_timeout))
         if thread.is_alive():
-            raise _stop("dns", f"The DNS lookup of {host} did not answer in time.")
+            raise _stop("dns", f"The DNS lookup of {self.shown(host)} did not answer in time.")
         error = answer.get("error")
         if isinstance(error, socket.gaierror) and error.errno in _NOT_FOUND_ERRNOS:
-            raise _stop("dns", f"The host name {host} was not found in DNS. Check the address.")
+            raise _stop(
+                "dns", f"The host name {self.shown(host)} was not found in DNS. Check the address."
+            )
         if error is not None:
-            raise _stop("dns", f"The DNS lookup of {host} failed; try again later.")
+            raise _stop("dns", f"The DNS lookup of {self.shown(host)} failed; try again later.")
         ips: list[IPAddress] = []
         for family, _, _, _, sockaddr in answer["infos"]:  # type: ignore[union-attr]
             if family in (socket.AF_INET, socket.AF_INET6):
@@ -513,7 +527,7 @@ class _Probe:
                 if ip not in ips:
                     ips.append(ip)
         if not ips:
-            raise _stop("dns", f"The host name {host} has no IP address in DNS.")
+            raise _stop("dns", f"The host name {self.shown(host)} has no IP address in DNS.")
         return ips
 
     def connect(self, addresses: list[IPAddress], port: int) -> socket.socket:
@@ -576,7 +590,7 @@ class _Probe:
                 "certificate authority). An operator can add that CA with REGISTRY_PROBE_CA_BUNDLE."
             )
         else:
-            message = f"The certificate of {host} was refused ({error.verify_message})."
+            message = f"The certificate of {host} was refused ({self.shown(error.verify_message)})."
         return _stop("tls", message)
 
     def timed_out(self, host: str) -> _Stop:
@@ -775,7 +789,3 @@ def _is_html(response: _Response) -> bool:
     return "html" in content_type or response.body.lstrip()[:15].lower().startswith(
         (b"<!doctype html", b"<html")
     )
-
-
-def _redact(text: str, secret: str) -> str:
-    return text.replace(secret, "[hidden]") if secret else text

@@ -465,7 +465,20 @@ def test_sync_error_text_never_carries_a_stored_secret():
         registry, old_status="synced", new_status="error", error=f"bad login {SECRET}"
     )
 
-    assert event.changes["sync_error"]["new"] == "bad login [redacted]"
+    assert event.changes["sync_error"]["new"] == (
+        "The error text was withheld: it contained a stored credential."
+    )
+
+
+@pytest.mark.parametrize("password", ["a", "cluster"])
+def test_short_password_inside_the_wording_leaves_the_sync_error_readable(password):
+    registry = RegistryFactory(password=password)
+
+    event = audit_sync_status_changed(
+        registry, old_status="synced", new_status="error", error="The cluster is unreachable."
+    )
+
+    assert event.changes["sync_error"]["new"] == "The cluster is unreachable."
 
 
 def test_the_cluster_sync_records_a_failure_and_the_recovery(

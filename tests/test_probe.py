@@ -797,6 +797,43 @@ def test_secret_never_appears_in_any_message_or_log(
     assert len(outcomes) >= 7
 
 
+def test_secret_echoed_into_what_the_registry_chose_is_hidden(serve, options):
+    secret = "s3cr3t-echoed-back"
+    realm = {**REGISTRY_HEADERS, "WWW-Authenticate": f'Bearer realm="http://{secret}.example/t"'}
+    scheme = {**REGISTRY_HEADERS, "WWW-Authenticate": f'{secret} realm="x"'}
+    messages = [
+        probe_registry(
+            address=f"localhost:{serve(answer(401, headers)).port}",
+            plain_http=False,
+            username=USERNAME,
+            secret=secret,
+            options=options,
+        ).message
+        for headers in (realm, scheme)
+    ]
+
+    assert "over plain HTTP ([hidden].example)" in messages[0]
+    assert "does not support ([hidden])" in messages[1]
+
+
+@pytest.mark.parametrize("secret", ["connection", "localhost", "o"])
+def test_short_secret_leaves_the_message_and_the_address_readable(secret, options):
+    port = free_port()
+
+    result = probe_registry(
+        address=f"localhost:{port}",
+        plain_http=False,
+        username=USERNAME,
+        secret=secret,
+        options=options,
+    )
+
+    # Hiding a secret inside our own words or the user's address would show what it is.
+    assert result.message == (
+        f"Nothing accepted the connection to localhost on port {port} (connection refused)."
+    )
+
+
 def test_allowed_networks_setting_parses_a_comma_separated_list():
     assert parse_networks("10.0.0.0/8, fd00::/8 192.168.1.7") == (
         ipaddress.ip_network("10.0.0.0/8"),
