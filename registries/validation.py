@@ -85,6 +85,13 @@ def normalize_address(raw: str) -> NormalizedAddress:
         raise ValidationError(
             f"Addresses are at most {ADDRESS_MAX_LENGTH} characters.", code="max_length"
         )
+    # Before any other rule: this error is the one that makes the form drop what was typed
+    # before the @, which may be a password.
+    if without_userinfo(text) != text:
+        raise ValidationError(
+            "Do not put credentials in the address; use the Username and Password fields.",
+            code="userinfo",
+        )
     if _WHITESPACE_RE.search(text) or _CONTROL_RE.search(text):
         raise ValidationError("The address cannot contain spaces.", code="whitespace")
 

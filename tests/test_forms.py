@@ -183,3 +183,12 @@ def test_password_typed_into_the_address_is_not_shown_again(organization):
     html = str(form["address"])
     assert "ghp_leak" not in html
     assert 'value="https://ghcr.io/team"' in html
+
+
+def test_password_typed_into_an_address_with_other_mistakes_is_not_shown_again(organization):
+    form = RegistryForm(basic(address="octocat:ghp_leak@ghcr.io /team"), organization=organization)
+    assert not form.is_valid()
+    assert "ghp_leak" not in str(form["address"])
+    assert form.errors["address"] == [
+        "Do not put credentials in the address; use the Username and Password fields."
+    ]

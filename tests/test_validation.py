@@ -86,6 +86,9 @@ def test_https_scheme_is_not_plain_http():
         ("ghcr.io/\x00app", "whitespace"),
         ("user:pw@ghcr.io", "userinfo"),
         ("https://user@ghcr.io", "userinfo"),
+        # Credentials are named before any other mistake in the same address.
+        ("user:pw@bad host", "userinfo"),
+        ("ftp://user:pw@ghcr.io?x", "userinfo"),
         ("ghcr.io/?x=1", "query"),
         ("ghcr.io#frag", "query"),
         ("https://", "host"),
