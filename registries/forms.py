@@ -1,7 +1,9 @@
 """The registry form: every rule for what a user may save, for the Settings page and the admin.
 
 Secrets are write-only: the widgets never render a value back, and a blank Password or Token
-on edit means "keep the stored one" (passed on as None).
+on edit means "keep the stored one" (passed on as None), as long as the address stays on the
+host it was saved for. Otherwise anyone allowed to edit could point the address at a server of
+their own and collect a credential that the page never shows them.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from .validation import (
     TOKEN_MAX_LENGTH,
     NormalizedAddress,
     normalize_address,
+    split_key,
     validate_secret,
     validate_username,
     without_userinfo,
@@ -90,10 +93,11 @@ class RegistryForm(forms.ModelForm):
         self.fields[
             "username"
         ].help_text = f"Required for BasicAuth. Optional with a token: “{TOKEN_DEFAULT_USERNAME}” is sent when left empty."
+        keep_hint = "Leave blank to keep the stored {} (for an address on the same host)."
         if self.stored_auth_type == AuthType.BASIC:
-            self.fields["password"].help_text = "Leave blank to keep the stored password."
+            self.fields["password"].help_text = keep_hint.format("password")
         elif self.stored_auth_type == AuthType.TOKEN:
-            self.fields["token"].help_text = "Leave blank to keep the stored token."
+            self.fields["token"].help_text = keep_hint.format("token")
         self.fields["auth_type"].choices = AuthType.choices
         self.fields["username"].required = False
 
@@ -150,7 +154,7 @@ class RegistryForm(forms.ModelForm):
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
         auth_type = cleaned.get("auth_type")
-        keeps_stored_secret = self.stored_auth_type == auth_type
+        keeps_stored_secret = self.stored_auth_type == auth_type and not self._leaves_stored_host()
         username = cleaned.get("username", "")
         if auth_type == AuthType.BASIC:
             if "username" in cleaned and not username:
@@ -186,6 +190,11 @@ class RegistryForm(forms.ModelForm):
                     "auth_type"
                 ):
                     missing += " Switching the Auth Type needs the new type's credentials."
+                elif self._leaves_stored_host():
+                    missing += (
+                        " The address now names another host, and a stored credential is only"
+                        " sent to the host it was saved for: enter it again."
+                    )
                 self.add_error(name, forms.ValidationError(missing, code="required"))
             return
         try:
@@ -194,6 +203,13 @@ class RegistryForm(forms.ModelForm):
             )
         except forms.ValidationError as error:
             self.add_error(name, error)
+
+    def _leaves_stored_host(self) -> bool:
+        """On edit: whether the new address names another host or port than the stored one."""
+        if not self.instance.pk or self.normalized_address is None:
+            return False
+        # The instance still holds the stored address: the form copies its values in later.
+        return self.normalized_address.host != split_key(self.instance.address)[0]
 
     @property
     def address_note(self) -> str:

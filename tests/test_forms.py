@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from registries.forms import RegistryForm
+from registries.forms import RegistryForm, RegistryTestForm
 from registries.models import AuthType
 
 from .factories import OrganizationFactory, RegistryFactory
@@ -113,7 +113,9 @@ def test_gcp_json_key_password_with_spaces_is_accepted(organization):
 
 
 def test_edit_with_blank_password_keeps_stored_secret(organization):
-    registry = RegistryFactory(organization=organization, auth_type=AuthType.BASIC)
+    registry = RegistryFactory(
+        organization=organization, auth_type=AuthType.BASIC, address="ghcr.io"
+    )
     form = RegistryForm(
         basic(password="", version=registry.version), instance=registry, organization=organization
     )
@@ -123,11 +125,68 @@ def test_edit_with_blank_password_keeps_stored_secret(organization):
 
 def test_edit_with_blank_token_keeps_stored_token(organization):
     registry = RegistryFactory(
-        organization=organization, auth_type=AuthType.TOKEN, password="", token="stored"
+        organization=organization,
+        auth_type=AuthType.TOKEN,
+        address="ghcr.io",
+        password="",
+        token="stored",
     )
     form = RegistryForm(token(token=""), instance=registry, organization=organization)
     assert form.is_valid(), form.errors
     assert form.registry_fields()["token"] is None
+
+
+@pytest.mark.parametrize(
+    "address", ["ghcr.io/acme/app", "https://GHCR.io/other", "http://ghcr.io/acme"]
+)
+def test_blank_secret_is_kept_while_the_address_stays_on_its_host(organization, address):
+    registry = RegistryFactory(organization=organization, address="ghcr.io/acme")
+    form = RegistryForm(
+        basic(address=address, password=""), instance=registry, organization=organization
+    )
+    assert form.is_valid(), form.errors
+    assert form.registry_fields()["password"] is None
+
+
+@pytest.mark.parametrize(
+    ("stored", "typed"),
+    [
+        ("ghcr.io/acme", "attacker.example.com/acme"),
+        ("registry.example.com:5000", "registry.example.com:5001"),
+        ("*.azurecr.io", "acme.azurecr.io"),
+    ],
+)
+@pytest.mark.parametrize("form_class", [RegistryForm, RegistryTestForm])
+def test_moving_the_address_to_another_host_needs_the_secret_again(
+    organization, stored, typed, form_class
+):
+    basic_registry = RegistryFactory(organization=organization, address=stored)
+    token_registry = RegistryFactory(
+        organization=OrganizationFactory(),
+        auth_type=AuthType.TOKEN,
+        address=stored,
+        password="",
+        token="t",
+    )
+    basic_form = form_class(
+        basic(address=typed, password=""), instance=basic_registry, organization=organization
+    )
+    token_form = form_class(
+        token(address=typed, token=""),
+        instance=token_registry,
+        organization=token_registry.organization,
+    )
+    assert basic_form.errors["password"] == [
+        "BasicAuth needs a password. The address now names another host, and a stored "
+        "credential is only sent to the host it was saved for: enter it again."
+    ]
+    assert "enter it again" in token_form.errors["token"][0]
+    typed_again = form_class(
+        basic(address=typed, password="new-password"),
+        instance=basic_registry,
+        organization=organization,
+    )
+    assert "password" not in typed_again.errors
 
 
 def test_switching_auth_type_requires_the_new_types_credentials(organization):

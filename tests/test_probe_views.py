@@ -268,6 +268,17 @@ def test_switching_the_auth_type_needs_the_new_secret_to_test(
     assert probe_calls == []
 
 
+def test_a_stored_secret_is_never_tested_against_another_host(
+    client, organization, owner, probe_calls
+):
+    registry = RegistryFactory(organization=organization, address="ghcr.io", password="stored-pw")
+    client.force_login(owner)
+    data = form_data("collector.example.com", id=registry.pk, password="")
+    response = client.post(probe_url(organization), data, **HX)
+    assert "a stored credential is only sent to the host it was saved for" in response.text
+    assert probe_calls == []
+
+
 def test_wildcard_address_cannot_be_tested_and_says_so(client, organization, owner, connections):
     client.force_login(owner)
     response = client.post(probe_url(organization), form_data("*.azurecr.io"), **HX)

@@ -207,7 +207,7 @@ def test_edit_with_blank_password_keeps_stored_password(page, owner, organizatio
     dialog = page.locator("#app-dialog")
     expect(dialog.get_by_role("heading", name="Edit “Harbor”")).to_be_visible()
     expect(dialog.get_by_label("Password")).to_have_value("")
-    expect(dialog.get_by_text("Leave blank to keep the stored password.")).to_be_visible()
+    expect(dialog.get_by_text("Leave blank to keep the stored password")).to_be_visible()
     screenshot(page, "edit-dialog")
     dialog.get_by_label("Display Name").fill("Harbor (on-prem)")
     dialog.get_by_role("button", name="Save changes").click()
