@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from tests.environment import missing_on_this_machine
 from tests.factories import PASSWORD
 
 CHROMIUM_ARGS = [
@@ -40,9 +41,7 @@ def chromium_path() -> str:
             f"No Chromium at {path}: install it (apt-get install chromium) or set CHROMIUM_PATH "
             "to a Chromium binary to run the browser tests."
         )
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        missing_on_this_machine(message)
     return path
 
 
