@@ -36,7 +36,8 @@ class PassReport:
 
 def reconcile(organization_slug: str | None = None) -> PassReport:
     report = PassReport()
-    targets = DeliveryTarget.objects.select_related("cluster", "organization").order_by("pk")
+    # The cluster rows (with their encrypted kubeconfigs) are read once each, below.
+    targets = DeliveryTarget.objects.select_related("organization").order_by("pk")
     if organization_slug is not None:
         targets = targets.filter(organization__slug=organization_slug)
     by_cluster: dict[int, list[DeliveryTarget]] = defaultdict(list)
@@ -51,6 +52,8 @@ def reconcile(organization_slug: str | None = None) -> PassReport:
         else Cluster.objects.filter(pk__in=by_cluster)
     )
     for cluster_row in clusters:
+        for target in by_cluster.get(cluster_row.pk, []):
+            target.cluster = cluster_row
         _reconcile_cluster(
             cluster_row,
             by_cluster.get(cluster_row.pk, []),
