@@ -54,6 +54,12 @@ def assert_no_horizontal_overflow(page: Page) -> None:
     assert widths[0] <= widths[1], f"page is {widths[0]}px wide in a {widths[1]}px window"
 
 
+def section_box(page: Page) -> dict:
+    """The registries section's box in page coordinates, for a full-page clip."""
+    box = page.locator("section[aria-labelledby=registries-title]").bounding_box()
+    return {**box, "y": box["y"] + page.evaluate("window.scrollY")}
+
+
 def showcase(organization, owner):
     """Three registries; Harbor was just saved, so no cluster holds its new version yet."""
     now = timezone.now()
@@ -254,12 +260,11 @@ def test_screenshots_of_the_section_pending_and_failing(
     open_registries(page, owner)
     expect(page.locator("#delivery-status")).to_contain_text("Delivering to cluster eu-west…")
     assert_no_horizontal_overflow(page)
-    section = page.locator("section[aria-labelledby=registries-title]")
     screenshot(
         page,
         f"delivery-pending{suffix}",
         copy_to=DOCS / f"settings-delivery-pending{suffix}.png",
-        clip=section.bounding_box(),
+        clip=section_box(page),
         full_page=True,
         animations="disabled",
     )
@@ -280,7 +285,7 @@ def test_screenshots_of_the_section_pending_and_failing(
         page,
         f"delivery-error{suffix}",
         copy_to=DOCS / f"settings-delivery-error{suffix}.png",
-        clip=section.bounding_box(),
+        clip=section_box(page),
         full_page=True,
         animations="disabled",
     )
