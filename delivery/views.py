@@ -23,7 +23,7 @@ from orgsettings.access import membership_or_404, require_registry_manager
 from orgsettings.models import Membership
 
 from . import services
-from .advice import registry_words, secret_name, status_line, status_signature
+from .advice import secret_name, status_line, status_signature, words_by_registry
 from .poll import changed_rows, parse_watched, poll_interval, watch_params
 from .status import organization_delivery
 
@@ -34,10 +34,9 @@ def delivery_context(membership: Membership, registries) -> dict:
     """The status line and the poll for a page that lists `registries`; sets each registry's
     `delivery` (its Status cell's words). Two queries, whatever the number of rows."""
     delivery = organization_delivery(membership.organization)
-    words = {}
+    words = words_by_registry(delivery, ((r.pk, r.version) for r in registries))
     for registry in registries:
-        registry.delivery = registry_words(delivery.for_registry(registry.pk, registry.version))
-        words[registry.pk] = registry.delivery
+        registry.delivery = words[registry.pk]
     return _context(membership, delivery, words)
 
 
@@ -63,7 +62,7 @@ def _rows(membership: Membership):
     """Each registry's Status cell words, from its id and version only: nothing decrypted."""
     delivery = organization_delivery(membership.organization)
     rows = list(membership.organization.registries.values_list("pk", "version", "updated_at"))
-    words = {pk: registry_words(delivery.for_registry(pk, version)) for pk, version, _ in rows}
+    words = words_by_registry(delivery, ((pk, version) for pk, version, _ in rows))
     saved_at = {pk: updated_at for pk, _, updated_at in rows}
     return delivery, words, saved_at
 

@@ -11,6 +11,7 @@ from delivery.advice import (
     registry_words,
     status_line,
     status_signature,
+    words_by_registry,
 )
 from delivery.models import Cluster, DeliveryTarget, TargetStatus
 from delivery.status import OrganizationDelivery
@@ -144,7 +145,7 @@ def test_status_signature_follows_the_role_and_each_targets_state():
             "namespace org-other does not exist",
             "Ask your platform operator to create namespace org-other on cluster eu-west",
         ),
-        ("forbidden", "forbidden by RBAC", "Ask your platform operator to grant"),
+        ("forbidden", "forbidden by RBAC", "lacks a permission (RBAC) on cluster eu-west"),
         ("unreachable", "the cluster is unreachable", "cannot reach cluster eu-west"),
         ("timeout", "the cluster did not answer in time", "slow to answer"),
         (
@@ -180,3 +181,17 @@ def test_unknown_error_kind_falls_back_to_the_stored_message():
     failing = target(status=TargetStatus.ERROR, kind="brand-new", error="The cluster said no.")
     assert reason(failing) == "The cluster said no"
     assert advice(failing) == "Tell your platform operator, with the message above."
+
+
+def test_words_by_registry_match_each_registrys_own_words():
+    other = 8
+    targets = [
+        target("eu-west"),
+        target("us-east", TargetStatus.ERROR, holds=False, kind="timeout", pk=2),
+    ]
+    targets[0].delivered_versions[str(other)] = 1
+    delivery = OrganizationDelivery(targets)
+    rows = [(REGISTRY, VERSION), (other, 1), (9, 1)]
+    assert words_by_registry(delivery, rows) == {
+        pk: registry_words(delivery.for_registry(pk, version)) for pk, version in rows
+    }
