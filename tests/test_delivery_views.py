@@ -390,3 +390,14 @@ def test_page_and_poll_queries_do_not_grow_with_registries_clusters_or_targets(c
         counts[organization.slug] = (len(queries), _queries(client, poll))
         assert urlsplit(poll).path.endswith("/delivery/poll/")
     assert counts["small"] == counts["large"], counts
+
+
+def test_poll_makes_five_queries_at_any_size(
+    client, organization, owner, django_assert_num_queries
+):
+    _populate(organization, registries=60, clusters=3)
+    client.force_login(owner)
+    url = poll_url_in(client.get(page_url(organization)).text)
+    # Session, user, membership, targets with their clusters, registries' ids and versions.
+    with django_assert_num_queries(5):
+        client.get(url, **HX)
