@@ -10,9 +10,9 @@ from django.db.models.signals import post_save
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from delivery.models import Cluster, DeliveryTarget, TargetStatus
 from orgsettings.audit import audit_record
 from orgsettings.models import AuditAction, AuditEvent, Membership, Organization, Role
-from delivery.models import Cluster, DeliveryTarget, TargetStatus
 from registries.models import AuthType, ContainerRegistry
 from registries.services import registry_update
 

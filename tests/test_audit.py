@@ -10,6 +10,7 @@ from django.core.management import call_command
 from django.test import RequestFactory
 from django.urls import reverse
 
+from delivery.reconcile import reconcile
 from orgsettings.audit import (
     audit_record,
     change_lines,
@@ -25,7 +26,6 @@ from orgsettings.services import (
     organization_create,
     organization_rename,
 )
-from delivery.reconcile import reconcile
 from registries.models import AuthType
 from registries.services import registry_create, registry_delete, registry_update
 

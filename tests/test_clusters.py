@@ -97,17 +97,14 @@ def test_add_cluster_names_a_missing_kubeconfig_file(tmp_path):
 
 
 def test_add_cluster_names_an_unreadable_kubeconfig_file(tmp_path):
-    path = tmp_path / "locked.yaml"
-    path.write_text("x")
-    path.chmod(0)
-    try:
-        path.read_text()
-    except PermissionError:
-        pass
-    else:
-        pytest.skip("running as a user that reads any file")
-    with pytest.raises(CommandError, match=f"Cannot read the kubeconfig {path}: Permission denied"):
-        run("add_cluster", "eu", "--kubeconfig", str(path))
+    with pytest.raises(
+        CommandError, match=f"Cannot read the kubeconfig {tmp_path}: Is a directory"
+    ):
+        run("add_cluster", "eu", "--kubeconfig", str(tmp_path))
+    binary = tmp_path / "kubeconfig.gz"
+    binary.write_bytes(b"\x1f\x8b\x08\x00\xff\xfe")
+    with pytest.raises(CommandError, match=r"kubeconfig\.gz: not a text file"):
+        run("add_cluster", "eu", "--kubeconfig", str(binary))
 
 
 def test_add_cluster_refuses_a_file_that_is_not_a_kubeconfig(tmp_path):

@@ -9,9 +9,9 @@ import yaml
 
 from delivery.reconcile import reconcile
 from registries.models import AuthType
+from registries.services import registry_create, registry_delete, registry_update
 
 from .deliveries import run_tasks
-from registries.services import registry_create, registry_delete, registry_update
 
 pytestmark = pytest.mark.django_db
 
