@@ -20,14 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import urllib3
-import yaml
 from django.conf import settings
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
 from .dockerconfig import DOCKERCONFIGJSON_KEY, SECRET_TYPE, decode_config
-from .errors import ClusterError, secret_digest
+from .errors import ClusterError, parse_kubeconfig, secret_digest
 
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGED_BY = "orgsettings"
@@ -79,16 +78,19 @@ def environment_source() -> str | None:
     return None
 
 
-_clients: dict[int, tuple[int, Cluster]] = {}
+_clients: dict[int, tuple[tuple, Cluster]] = {}
 _clients_lock = threading.Lock()
 
 
 def connect(cluster_row) -> Cluster:
-    """The API client of a Cluster row, cached per cluster until its config_version changes."""
-    key = (cluster_row.pk, cluster_row.config_version)
+    """The API client of a Cluster row, cached per cluster until its config_version changes
+    (or, for the environment's cluster, KUBECONFIG)."""
+    version = (cluster_row.config_version, cluster_row.connection)
+    if cluster_row.connection == "environment":
+        version += (settings.KUBECONFIG,)
     with _clients_lock:
         cached = _clients.get(cluster_row.pk)
-        if cached is not None and cached[0] == key[1]:
+        if cached is not None and cached[0] == version:
             return cached[1]
     built = Cluster(
         client.ApiClient(_configuration(cluster_row)),
@@ -97,7 +99,7 @@ def connect(cluster_row) -> Cluster:
     )
     with _clients_lock:
         previous = _clients.get(cluster_row.pk)
-        _clients[cluster_row.pk] = (key[1], built)
+        _clients[cluster_row.pk] = (version, built)
     if previous is not None:
         previous[1].close()
     return built
@@ -149,29 +151,6 @@ def _configuration(cluster_row) -> client.Configuration:
         ) from None
     configuration.retries = False
     return configuration
-
-
-def parse_kubeconfig(text: str) -> dict:
-    """A kubeconfig's YAML as a dict; ValueError (without the text) when it is not one."""
-    try:
-        parsed = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ValueError(f"not valid YAML{where}") from None
-    if not isinstance(parsed, dict) or not parsed.get("clusters"):
-        raise ValueError("not a kubeconfig: it has no clusters")
-    return parsed
-
-
-def validate_kubeconfig(text: str) -> None:
-    """Raise ValueError with a reason when the kubeconfig cannot give a client configuration."""
-    try:
-        config.load_kube_config_from_dict(
-            parse_kubeconfig(text), client_configuration=client.Configuration()
-        )
-    except (ConfigException, TypeError, KeyError) as error:
-        raise ValueError(describe_config_error(error)) from None
 
 
 def describe_config_error(error: Exception) -> str:

@@ -53,12 +53,6 @@ class Cluster(models.Model):
     def __repr__(self) -> str:
         return f"<Cluster {self.pk} {self.name!r}>"
 
-    def clean(self) -> None:
-        from django.core.exceptions import ValidationError
-
-        if self.connection == self.Connection.KUBECONFIG and not self.kubeconfig:
-            raise ValidationError({"kubeconfig": "A kubeconfig connection needs the kubeconfig."})
-
 
 class TargetStatus(models.TextChoices):
     PENDING = "pending", "Pending"

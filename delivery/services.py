@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -91,6 +92,7 @@ def cluster_add(
 ) -> Cluster:
     cluster = Cluster(name=name, connection=connection, kubeconfig=kubeconfig)
     cluster.full_clean()
+    _check_kubeconfig(cluster)
     if is_default:
         Cluster.objects.filter(is_default=True).update(is_default=False)
     cluster.is_default = is_default
@@ -113,6 +115,7 @@ def cluster_update(cluster: Cluster, *, kubeconfig: str | None = None, **fields)
     if stored.connection != Cluster.Connection.KUBECONFIG:
         stored.kubeconfig = ""
     stored.full_clean()
+    _check_kubeconfig(stored)
     if stored.is_default:
         Cluster.objects.filter(is_default=True).exclude(pk=stored.pk).update(is_default=False)
     if connection_changed:
@@ -164,6 +167,11 @@ def organization_unplace(organization: Organization, *, cluster: Cluster, actor=
     _audit(organization, actor, UNPLACED, cluster, None)
     tasks.enqueue_delivery(organization.pk)
     return True
+
+
+def _check_kubeconfig(cluster: Cluster) -> None:
+    if cluster.connection == Cluster.Connection.KUBECONFIG and not cluster.kubeconfig:
+        raise ValidationError({"kubeconfig": "A kubeconfig connection needs the kubeconfig."})
 
 
 def _audit(organization, actor, action: str, cluster: Cluster, namespace: str | None) -> None:

@@ -123,18 +123,20 @@ def extend_organization_admin(
     *,
     column: Callable | None = None,
     annotations: dict[str, Expression] | None = None,
-    inline: type[admin.options.InlineModelAdmin] | None = None,
+    detail: Callable | None = None,
     action: Callable | None = None,
 ) -> None:
     """For features: add a changelist column (a function decorated with @admin.display taking
-    the admin and the organization) with the annotations it reads, an inline or an action."""
+    the admin and the organization) with the annotations it reads, a read-only detail on the
+    change page (a function of the same shape), or an action."""
     if column is not None:
         setattr(OrganizationAdmin, column.__name__, column)
         OrganizationAdmin.list_display = [*OrganizationAdmin.list_display, column.__name__]
+    if detail is not None:
+        setattr(OrganizationAdmin, detail.__name__, detail)
+        OrganizationAdmin.readonly_fields = [*OrganizationAdmin.readonly_fields, detail.__name__]
     if annotations:
         OrganizationAdmin.annotations = {**OrganizationAdmin.annotations, **annotations}
-    if inline is not None:
-        OrganizationAdmin.inlines = [*OrganizationAdmin.inlines, inline]
     if action is not None:
         OrganizationAdmin.actions = [*OrganizationAdmin.actions, action]
 

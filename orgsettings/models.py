@@ -152,11 +152,6 @@ class AuditEvent(models.Model):
     def __str__(self) -> str:
         return f"{self.get_action_display()}: {self.target_label}"
 
-    def get_action_display(self) -> str:
-        from .audit import event_kind_label
-
-        return event_kind_label(self.action)
-
     def save(self, *args, **kwargs) -> None:
         if not self._state.adding:
             raise TypeError("Audit events cannot be changed.")
@@ -164,3 +159,8 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise TypeError("Audit events cannot be deleted.")
+
+    def get_action_display(self) -> str:
+        from .audit import event_kind_label
+
+        return event_kind_label(self.action)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 import pytest
 
@@ -11,6 +12,14 @@ from .factories import MembershipFactory, OrganizationFactory, UserFactory
 # Shared fixtures: the fake Kubernetes API server (fake_kube, kubeconfig_path), and the real
 # registry with its certificates for the connection tests (htpasswd_registry, pki, connections).
 pytest_plugins = ["tests.fakekube", "tests.registry_server"]
+
+
+@pytest.fixture(autouse=True)
+def fresh_cluster_clients():
+    """API clients are cached per cluster row; ids are reused between tests."""
+    yield
+    if "delivery.kube" in sys.modules:
+        sys.modules["delivery.kube"].forget_clients()
 
 
 @pytest.fixture(autouse=True)

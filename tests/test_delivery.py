@@ -555,3 +555,66 @@ def test_organizations_without_registries_count_as_in_sync(cluster):
     cluster.add_namespace(organization.namespace)
     run_tasks()
     assert target("empty").status == TargetStatus.SYNCED
+
+
+# Runs left RUNNING by a killed worker
+
+
+def _claimed_by_a_dead_worker(organization, *, minutes_ago: float, worker: str):
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from django_tasks_db.models import DBTaskResult
+
+    run_tasks()
+    create(organization)
+    run = DBTaskResult.objects.get(status="READY")
+    DBTaskResult.objects.filter(pk=run.pk).update(
+        status="RUNNING",
+        started_at=timezone.now() - timedelta(minutes=minutes_ago),
+        worker_ids=[worker],
+    )
+    return run
+
+
+def test_a_run_older_than_the_bound_is_put_back_and_delivered(cluster, organization):
+    from delivery.tasks import recover_stale_runs
+
+    _claimed_by_a_dead_worker(organization, minutes_ago=5, worker="elsewhere:1")
+    assert target().status == TargetStatus.PENDING
+    assert recover_stale_runs() == 1
+    assert run_tasks() == 1
+    assert target().status == TargetStatus.SYNCED
+
+
+def test_a_recent_run_of_another_host_is_left_to_its_worker(cluster, organization):
+    from delivery.tasks import recover_stale_runs
+
+    _claimed_by_a_dead_worker(organization, minutes_ago=0, worker="elsewhere:1")
+    assert recover_stale_runs(host="here") == 0
+
+
+def test_a_worker_starting_on_a_host_recovers_that_hosts_runs_at_once(cluster, organization):
+    from delivery.tasks import recover_stale_runs
+
+    _claimed_by_a_dead_worker(organization, minutes_ago=0, worker="here:previous")
+    assert recover_stale_runs(host="here") == 1
+    run_tasks()
+    assert target().status == TargetStatus.SYNCED
+
+
+def test_the_reconciler_loop_recovers_lost_runs(cluster, organization):
+    from django.core.management import call_command
+    from django_tasks_db.models import DBTaskResult
+
+    run = _claimed_by_a_dead_worker(organization, minutes_ago=5, worker="elsewhere:1")
+    call_command(
+        "reconcile_registries",
+        "--loop",
+        "--interval",
+        "0.01",
+        "--passes",
+        "1",
+        stdout=__import__("io").StringIO(),
+    )
+    assert DBTaskResult.objects.get(pk=run.pk).status in ("READY", "SUCCESSFUL")

@@ -8,6 +8,7 @@ from pathlib import Path
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from delivery.errors import parse_kubeconfig
 from delivery.models import Cluster
 from delivery.services import cluster_add
 from orgsettings.management.commands.create_org import _describe
@@ -42,10 +43,8 @@ class Command(BaseCommand):
             except (OSError, UnicodeDecodeError) as error:
                 reason = getattr(error, "strerror", None) or "not a text file"
                 raise CommandError(f"Cannot read the kubeconfig {kubeconfig}: {reason}.") from None
-            from delivery.kube import validate_kubeconfig
-
             try:
-                validate_kubeconfig(text)
+                parse_kubeconfig(text)
             except ValueError as error:
                 raise CommandError(f"The kubeconfig {kubeconfig} is not usable: {error}.") from None
         if Cluster.objects.filter(name=name).exists():
