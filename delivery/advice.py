@@ -41,7 +41,7 @@ _ADVICE = {
     ),
     "forbidden": (
         "The platform's service account lacks a permission (RBAC) on cluster {cluster}. Ask "
-        "your platform operator to grant it the role described in the operators' guide."
+        "your platform operator to apply the platform's RBAC role there."
     ),
     "unauthorized": (
         "Cluster {cluster} no longer accepts the platform's credentials. Ask your platform "
