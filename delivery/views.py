@@ -32,7 +32,7 @@ TEMPLATE = "delivery/status.html"
 
 def delivery_context(membership: Membership, registries) -> dict:
     """The status line and the poll for a page that lists `registries`; sets each registry's
-    `delivery` (its Status cell's words). Two queries, whatever the number of rows."""
+    `delivery` (its Status cell's words). One query (the targets), whatever the number of rows."""
     delivery = organization_delivery(membership.organization)
     words = words_by_registry(delivery, ((r.pk, r.version) for r in registries))
     for registry in registries:

@@ -230,6 +230,13 @@ def test_error_state_says_what_failed_and_what_to_do_and_sync_now_retries(
     expect(line).to_contain_text("Delivering to clusters eu-west and us-east…")
     expect(page.locator("#messages")).to_contain_text("Sync requested")
     expect(cell).to_contain_text("Synced on 1 of 2 clusters · pending on us-east")
+    # The new line works like the old one: focus stayed on Sync now, Copy is there.
+    expect(line.get_by_role("button", name="Sync now")).to_be_focused()
+    # One command per namespace: this organization uses org-acme and org-other.
+    copies = line.get_by_role("button", name="Copy the command")
+    expect(copies).to_have_count(2)
+    for index in range(2):
+        expect(copies.nth(index)).to_be_visible()
     assert set(DeliveryTarget.objects.values_list("status", flat=True)) == {TargetStatus.PENDING}
     assert_not_reloaded(page, navigations)
 
