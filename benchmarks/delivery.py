@@ -94,7 +94,9 @@ class _Fake:
         secret = self.server.get_object("secrets", namespace, "org-registry-credentials")
         if secret is None:
             return False
-        return address in (decode_config(secret["data"][".dockerconfigjson"]) or {}).get("auths", {})
+        return address in (decode_config(secret["data"][".dockerconfigjson"]) or {}).get(
+            "auths", {}
+        )
 
 
 class _Manager(BaseManager):
@@ -225,8 +227,13 @@ def save_ratio(fake, cluster_row) -> tuple[float, float]:
 
     def timed(organization) -> float:
         registry = registry_create(
-            organization, actor=None, display_name="Saved", address="saved.example.com",
-            auth_type="BasicAuth", username="u", password="p0",
+            organization,
+            actor=None,
+            display_name="Saved",
+            address="saved.example.com",
+            auth_type="BasicAuth",
+            username="u",
+            password="p0",
         )
         samples = []
         for n in range(150):
@@ -240,7 +247,9 @@ def save_ratio(fake, cluster_row) -> tuple[float, float]:
     DeliveryTarget.objects.all().delete()
     without = Organization.objects.create(slug="save-without", name="Without")
     with_cluster = Organization.objects.create(slug="save-with", name="With")
-    DeliveryTarget.objects.create(organization=with_cluster, cluster=cluster_row, namespace="org-save-with")
+    DeliveryTarget.objects.create(
+        organization=with_cluster, cluster=cluster_row, namespace="org-save-with"
+    )
     return timed(without), timed(with_cluster)
 
 
@@ -257,18 +266,36 @@ def save_to_secret(database: Path, fake, cluster_row) -> list[float]:
     organization = Organization.objects.create(slug="latency", name="Latency")
     fake.add_namespaces([organization.namespace])
     worker = subprocess.Popen(
-        [sys.executable, "manage.py", "db_worker", "--no-startup-delay", "--no-reload", "--interval", "0.1"],
-        cwd=ROOT, env=_environment(database), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "manage.py",
+            "db_worker",
+            "--no-startup-delay",
+            "--no-reload",
+            "--interval",
+            "0.1",
+        ],
+        cwd=ROOT,
+        env=_environment(database),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
-        DeliveryTarget.objects.create(organization=organization, cluster=cluster_row, namespace=organization.namespace)
+        DeliveryTarget.objects.create(
+            organization=organization, cluster=cluster_row, namespace=organization.namespace
+        )
         samples = []
         for n in range(10):
             address = f"latency{n}.example.com"
             started = time.perf_counter()
             registry_create(
-                organization, actor=None, display_name=f"L{n}", address=address,
-                auth_type="BasicAuth", username="u", password="p",
+                organization,
+                actor=None,
+                display_name=f"L{n}",
+                address=address,
+                auth_type="BasicAuth",
+                username="u",
+                password="p",
             )
             while not fake.has_entry(organization.namespace, address):
                 if time.perf_counter() - started > 30:
@@ -294,15 +321,22 @@ def main(counts: list[int]) -> None:
     manager.start()
     fake = manager.Fake()
     cluster = Cluster.objects.create(
-        name="bench", connection="kubeconfig", kubeconfig=fake.kubeconfig(str(workdir / "kubeconfig"))
+        name="bench",
+        connection="kubeconfig",
+        kubeconfig=fake.kubeconfig(str(workdir / "kubeconfig")),
     )
-    print("Reconciler, one cluster, 3 registries per organization (before: in sync at 10,000 "
-          f"{BEFORE['in sync']}; empty cluster {BEFORE['empty cluster']}):")
+    print(
+        "Reconciler, one cluster, 3 registries per organization (before: in sync at 10,000 "
+        f"{BEFORE['in sync']}; empty cluster {BEFORE['empty cluster']}):"
+    )
     empty_times = {}
     for count in counts:
         print(f"{count} organizations:", flush=True)
         results = reconciler_at(count, database, fake, cluster)
-        empty_times[count] = (results["empty cluster"]["seconds"], results["all drifted"]["seconds"])
+        empty_times[count] = (
+            results["empty cluster"]["seconds"],
+            results["all drifted"]["seconds"],
+        )
     if len(counts) >= 2:
         low, high = counts[0], counts[-1]
         print(
