@@ -1,4 +1,4 @@
-"""How many Kubernetes API requests one reconcile pass makes, for 1 and 2 clusters × 1, 100
+"""How many Kubernetes API requests one reconcile pass makes, for 1 and 2 clusters x 1, 100
 and 1,000 organizations (one registry each): when the clusters are empty, when every
 organization has drifted, and when everything is already in sync. Runs against the test
 suite's fake API server over HTTP, one server per cluster.
