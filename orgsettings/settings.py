@@ -101,8 +101,10 @@ TEMPLATES = [
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Several writers (the web process and the reconciler) share one file: wait instead of failing.
+    # Several writers (web, worker, reconciler) share one file: wait instead of failing, and
+    # take the write lock when a transaction starts, as a lock upgrade midway cannot wait.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("timeout", 20)
+    DATABASES["default"]["OPTIONS"].setdefault("transaction_mode", "IMMEDIATE")
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 
