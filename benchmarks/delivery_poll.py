@@ -14,6 +14,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -44,9 +45,10 @@ POLLS = 50
 
 
 def poll_url(html: str) -> str | None:
-    tag = re.search(r'<div id="delivery-poll"[^>]*>', html)[0]
-    url = re.search(r'hx-get="([^"]+)"', tag)
-    return url[1].replace("&amp;", "&") if url else None
+    element = re.search(r'<div id="delivery-poll".*?</div>', html, re.S)[0]
+    url = re.search(r'hx-get="([^"]+)"', element)
+    params = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', element))
+    return f"{url[1]}?{urlencode(params)}" if url else None
 
 
 def measure(client: Client, url: str) -> tuple[int, int]:

@@ -1,12 +1,13 @@
 """What the Settings page's delivery poll sends: only what changed since the page last heard.
 
-The poll element carries, in its URL, what the page shows that can still change: a signature
+The poll element carries, in hidden inputs sent with each poll (and with Sync now), what the
+page shows that can still change: a signature
 of the status line, the signature of every registry's Status cell that is not settled (Pending
 or Error), and when it was rendered. The next poll compares that with the stored state and
 answers only the cells whose words differ, so one Pending row among 1,000 costs a few hundred
 bytes, not the table. Settled rows change only by becoming unsettled, so they need no listing.
 
-A page with very many unsettled rows would make that URL too long; it then sends `*` instead
+A page with very many unsettled rows would make the poll's URL too long; it then sends `*` instead
 of the list, and a poll answers every cell when the targets' state changed (a delivery ran),
 and otherwise the cells of registries saved since the last poll.
 """
@@ -38,7 +39,7 @@ class Watched:
 
 
 def watch_params(line_signature: str, words: dict[int, RegistryWords]) -> dict[str, str]:
-    """The query of the next poll."""
+    """What the next poll (or Sync now) tells of the page."""
     unsettled = {pk: w.signature for pk, w in words.items() if not w.settled}
     if len(unsettled) > MAX_LISTED:
         rows = "*"

@@ -14,7 +14,6 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import urlencode
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
@@ -45,16 +44,18 @@ def _context(membership: Membership, delivery, words: dict) -> dict:
     can_sync = membership.can_manage_registries
     signature = status_signature(line, can_sync=can_sync)
     interval = poll_interval(line, words)
-    poll_url = ""
-    if interval:
-        poll_url = reverse("delivery:poll", kwargs={"slug": membership.organization.slug})
-        poll_url += "?" + urlencode(watch_params(signature, words))
+    poll_url = reverse("delivery:poll", kwargs={"slug": membership.organization.slug})
     return {
         "delivery_line": line,
         "delivery_signature": signature,
         "delivery_can_sync": can_sync,
         "delivery_secret": secret_name(),
-        "delivery_poll": {"url": poll_url, "interval": interval},
+        # What the page shows, for the next poll and for Sync now (hidden inputs of the poll).
+        "delivery_poll": {
+            "url": poll_url,
+            "interval": interval,
+            "watch": watch_params(signature, words),
+        },
     }
 
 
@@ -108,12 +109,21 @@ def delivery_sync(request: HttpRequest, slug: str) -> HttpResponse:
         )
     if not request.htmx:
         return redirect("registries:list", slug=slug)
-    delivery, words, _ = _rows(membership)
+    # The answer carries the cells that changed from what the page showed (the poll's inputs
+    # come with the form): the delivery may already have run, settling rows shown as failing.
+    delivery, words, saved_at = _rows(membership)
     context = _context(membership, delivery, words)
+    changed = changed_rows(
+        parse_watched(request.POST),
+        context["delivery_line"],
+        context["delivery_signature"],
+        words,
+        saved_at,
+    )
     context.update(
         organization=organization,
         membership=membership,
-        cells=[(pk, w) for pk, w in sorted(words.items()) if not w.settled],
+        cells=[(pk, words[pk]) for pk in changed],
     )
     return render(request, f"{TEMPLATE}#sync-answer", context)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import pytest
 from django.db import connection
@@ -39,12 +39,19 @@ def held_by(*registries):
     return {str(r.pk): r.version for r in registries}
 
 
+def watch_in(html: str) -> dict[str, str]:
+    """What the page tells the next poll and Sync now: the poll element's hidden inputs."""
+    element = re.search(r'<div id="delivery-poll".*?</div>', html, re.S)
+    assert element, "the page has no poll element"
+    return dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', element[0]))
+
+
 def poll_url_in(html: str) -> str | None:
     """The URL the page's poll element asks next, or None when it does not poll."""
-    match = re.search(r'<div id="delivery-poll"[^>]*>', html)
-    assert match, "the page has no poll element"
-    url = re.search(r'hx-get="([^"]+)"', match[0])
-    return url[1].replace("&amp;", "&") if url else None
+    tag = re.search(r'<div id="delivery-poll"[^>]*>', html)
+    assert tag, "the page has no poll element"
+    url = re.search(r'hx-get="([^"]+)"', tag[0])
+    return f"{url[1]}?{urlencode(watch_in(html))}" if url else None
 
 
 def cells_in(html: str) -> list[str]:
@@ -192,6 +199,26 @@ def test_sync_now_over_htmx_answers_the_status_line_and_starts_the_poll(
     assert 'id="delivery-poll" hidden hx-get=' in response.text
     assert cells_in(response.text) == [f"status-{registry.pk}"]
     assert "Sync requested" in response.text
+
+
+def test_sync_now_answers_the_rows_shown_failing_that_settled_meanwhile(
+    client, organization, owner, eu_west
+):
+    failing, fine = RegistryFactory.create_batch(2, organization=organization)
+    target = DeliveryTargetFactory(
+        organization=organization,
+        cluster=eu_west,
+        status=TargetStatus.ERROR,
+        error_kind="unreachable",
+        delivered_versions=held_by(fine),
+    )
+    client.force_login(owner)
+    page = client.get(page_url(organization)).text
+    # The worker's retry delivered before the user pressed Sync now.
+    target.status, target.delivered_versions = TargetStatus.SYNCED, held_by(failing, fine)
+    target.save()
+    response = client.post(sync_url(organization), watch_in(page), **HX)
+    assert cells_in(response.text) == [f"status-{failing.pk}"]
 
 
 def test_member_cannot_sync_now(client, organization, member, eu_west):
