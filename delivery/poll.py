@@ -1,15 +1,15 @@
 """What the Settings page's delivery poll sends: only what changed since the page last heard.
 
 The poll element carries, in hidden inputs sent with each poll (and with Sync now), what the
-page shows that can still change: a signature
-of the status line, the signature of every registry's Status cell that is not settled (Pending
-or Error), and when it was rendered. The next poll compares that with the stored state and
-answers only the cells whose words differ, so one Pending row among 1,000 costs a few hundred
-bytes, not the table. Settled rows change only by becoming unsettled, so they need no listing.
+page shows that can still change: a signature of the status line, the signature of every
+registry's Status cell that is not settled (Pending or Error), and when it was rendered. The next
+poll compares that with the stored state and answers only the cells whose words differ, so one
+Pending row among 1,000 costs a few hundred bytes, not the table. Settled rows change only by
+becoming unsettled, so they need no listing.
 
-A page with very many unsettled rows would make the poll's URL too long; it then sends `*` instead
-of the list, and a poll answers every cell when the targets' state changed (a delivery ran),
-and otherwise the cells of registries saved since the last poll.
+A page with very many unsettled rows would make the poll's URL too long; it then sends `*`
+instead of the list, and a poll answers every cell when the targets' state changed (a delivery
+ran), and otherwise the cells of registries saved since the last poll.
 """
 
 from __future__ import annotations
