@@ -20,7 +20,7 @@ def run_tasks(*, max_tasks: int | None = None) -> int:
     before = DBTaskResult.objects.exclude(status="READY").count()
     # The worker closes "old" connections between tasks, as a long-running process should;
     # inline, the connection is the test's own (in its transaction), so it stays open.
-    with mock.patch.object(db_worker, "close_old_connections", lambda: None):
+    with mock.patch.object(db_worker, "close_old_connections", return_value=None):
         _worker(max_tasks).run()
     return DBTaskResult.objects.exclude(status="READY").count() - before
 
