@@ -134,9 +134,14 @@ def _measure_pass(database: Path) -> dict:
     with CaptureQueriesContext(connection) as queries:
         report = reconcile()
     elapsed = time.perf_counter() - started
+    # A --loop reconciler pays the client's first-call set-up once: the next pass shows it.
+    again = time.perf_counter()
+    reconcile()
+    warm = time.perf_counter() - again
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {
         "seconds": elapsed,
+        "warm_seconds": warm,
         "queries": len(queries),
         "decryptions": decrypted[0],
         "peak_mib": peak,
@@ -209,8 +214,9 @@ def reconciler_at(count: int, database: Path, fake, cluster) -> dict:
         measured["requests"] = fake.summary()
         results[label] = measured
         requests = ", ".join(f"{m} {n}" for m, n in sorted(measured["requests"].items()))
+        warm = f" (next pass {measured['warm_seconds']:.2f} s)" if label == "in sync" else ""
         print(
-            f"  {label:<14} {measured['seconds']:7.2f} s  {measured['peak_mib']:6.0f} MiB  "
+            f"  {label:<14} {measured['seconds']:7.2f} s{warm}  {measured['peak_mib']:6.0f} MiB  "
             f"{measured['queries']:>6} SQL  {measured['decryptions']:>6} decryptions  "
             f"requests: {requests}  errors: {measured['errors']}",
             flush=True,

@@ -3,6 +3,9 @@ mode (it runs what is ready and returns), so a test sees a delivery's effect wit
 
 from __future__ import annotations
 
+from unittest import mock
+
+from django_tasks_db.management.commands import db_worker
 from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_db.models import DBTaskResult
 
@@ -15,7 +18,15 @@ from orgsettings.models import Organization
 def run_tasks(*, max_tasks: int | None = None) -> int:
     """Run every task that is ready now (retries due later stay queued); returns how many."""
     before = DBTaskResult.objects.exclude(status="READY").count()
-    Worker(
+    # The worker closes "old" connections between tasks, as a long-running process should;
+    # inline, the connection is the test's own (in its transaction), so it stays open.
+    with mock.patch.object(db_worker, "close_old_connections", return_value=None):
+        _worker(max_tasks).run()
+    return DBTaskResult.objects.exclude(status="READY").count() - before
+
+
+def _worker(max_tasks: int | None) -> Worker:
+    return Worker(
         queue_names=["default"],
         interval=0,
         batch=True,
@@ -24,8 +35,7 @@ def run_tasks(*, max_tasks: int | None = None) -> int:
         max_tasks=max_tasks,
         worker_id="testhost:inline",
         excluded_queue_names=[],
-    ).run()
-    return DBTaskResult.objects.exclude(status="READY").count() - before
+    )
 
 
 def queued() -> list[DBTaskResult]:
