@@ -176,7 +176,8 @@ class _Probe:
         a short secret inside those would show where it occurs, and so what it is."""
         if not self.secret or value in (self.own_host, self.display):
             return value
-        return value.replace(self.secret, "[hidden]")
+        # Ignoring case: host names and challenge schemes reach us lower-cased.
+        return re.sub(re.escape(self.secret), "[hidden]", value, flags=re.IGNORECASE)
 
     def run(self, address: str, *, plain_http: bool) -> ProbeResult:
         self.deadline = time.monotonic() + self.options.total_timeout
@@ -671,7 +672,7 @@ def _parse_address(address: str) -> _Target:
         host, port_text = hostport.split(":")
     port: int | None = None
     if port_text:
-        if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+        if not re.fullmatch(r"[0-9]{1,5}", port_text) or not 1 <= int(port_text) <= 65535:
             raise _invalid(address)
         port = int(port_text)
     if _ip_or_none(host) is None and not _HOST_RE.match(host):

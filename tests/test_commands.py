@@ -54,6 +54,26 @@ def test_create_org_fails_clearly_on_bad_input(args, message):
     assert not Organization.objects.exists()
 
 
+def test_create_org_cleans_the_name_as_the_settings_form_does():
+    run("create_org", "acme", "--name", "\t Acme \t  Inc\n")
+    assert Organization.objects.get(slug="acme").name == "Acme Inc"
+
+
+@pytest.mark.parametrize(
+    "name", ["Acme\x00", "\x1b[31mAcme\x1b[0m", "Ac\x7fme", "\u202eemcA", "\t"]
+)
+def test_create_org_refuses_names_the_settings_form_refuses(name):
+    with pytest.raises(CommandError, match="name: "):
+        run("create_org", "acme", "--name", name)
+    assert not Organization.objects.exists()
+
+
+def test_create_org_with_a_nul_in_the_owner_name_says_no_such_user():
+    with pytest.raises(CommandError, match="No user named"):
+        run("create_org", "acme", "--name", "Acme", "--owner", "oli\x00via")
+    assert not Organization.objects.exists()
+
+
 def test_create_org_refuses_a_taken_slug():
     OrganizationFactory(slug="acme")
     with pytest.raises(CommandError, match="slug"):

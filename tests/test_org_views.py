@@ -80,6 +80,26 @@ def test_owner_cannot_rename_to_blank(client, organization, owner):
     assert organization.name == "Acme"
 
 
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("Acme\x00", "Null characters are not allowed."),
+        ("\x1b[31mAcme\x1b[0m", "The name cannot contain control characters."),
+        ("Ac\x7fme", "The name cannot contain control characters."),
+        ("\u202eemcA", "The name cannot contain control characters."),
+    ],
+)
+def test_owner_cannot_rename_to_a_name_with_control_characters(
+    client, organization, owner, name, message
+):
+    client.force_login(owner)
+    response = client.post(general(organization), {"name": name})
+    assert response.status_code == 200
+    assert message in response.text
+    organization.refresh_from_db()
+    assert organization.name == "Acme"
+
+
 @pytest.mark.parametrize("user_fixture", ["org_admin", "member"])
 def test_only_owners_can_rename(client, organization, request, user_fixture):
     client.force_login(request.getfixturevalue(user_fixture))

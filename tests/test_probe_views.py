@@ -117,6 +117,33 @@ def test_registry_id_that_is_not_a_number_is_404(client, organization, owner):
     assert response.status_code == 404
 
 
+def _digits_from(zero: int) -> dict[int, int]:
+    """A translation of ASCII digits to the digits of another script starting at `zero`."""
+    return {ord("0") + n: zero + n for n in range(10)}
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        "\u00b2",  # a superscript two: isdigit() says yes, int() raises
+        "1" * 5000,  # past the length int() converts
+        "ARABIC",  # the registry's own id in Arabic-Indic digits
+        "WIDE",  # and in full-width digits
+    ],
+)
+def test_registry_id_in_other_digits_or_too_long_is_404(
+    client, organization, owner, probe_calls, spelling
+):
+    registry = RegistryFactory(organization=organization, address="ghcr.io")
+    arabic = str(registry.pk).translate(_digits_from(0x0660))
+    wide = str(registry.pk).translate(_digits_from(0xFF10))
+    raw = {"ARABIC": arabic, "WIDE": wide}.get(spelling, spelling)
+    client.force_login(owner)
+    response = client.post(probe_url(organization), form_data("ghcr.io", id=raw, password=""), **HX)
+    assert response.status_code == 404
+    assert probe_calls == []
+
+
 @pytest.mark.parametrize("user_fixture", ["owner", "org_admin"])
 def test_owners_and_admins_can_test(client, organization, request, user_fixture):
     client.force_login(request.getfixturevalue(user_fixture))
