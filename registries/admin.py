@@ -21,7 +21,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from orgsettings.admin import sync_organizations_now
 from orgsettings.audit import client_ip
 
-from . import probing
+from . import connection_test
 from .forms import RegistryForm, changed_message
 from .models import AuthType, ContainerRegistry, SyncStatus
 from .services import RegistryChangedError, registry_create, registry_delete, registry_update
@@ -170,8 +170,8 @@ class ContainerRegistryAdmin(admin.ModelAdmin):
             queryset.select_related("organization").order_by("pk")[: MAX_TESTS_PER_ACTION + 1]
         )
         for registry in registries[:MAX_TESTS_PER_ACTION]:
-            refused = probing.throttle(request.user)
-            report = refused or probing.check_login(registry)
+            refused = connection_test.take_test_slot(request.user)
+            report = refused or connection_test.check_login(registry)
             login = f" ({report.login})" if report.login else ""
             self.message_user(
                 request,

@@ -9,8 +9,7 @@ import ssl
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning
 
-from .probe import ProbeOptions, build_ssl_context, parse_networks
-from .probing import parse_rate
+from .connection_test import ProbeOptions, build_ssl_context, parse_networks, parse_rate
 
 # Cloud metadata services answer here with the machine's own credentials.
 _METADATA = (ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254"))

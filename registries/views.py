@@ -25,7 +25,7 @@ from orgsettings.audit import client_ip
 from orgsettings.models import Membership
 from orgsettings.nav import settings_context
 
-from . import advice, kube, probing
+from . import advice, connection_test, kube
 from .forms import RegistryForm, RegistryTestForm, changed_message
 from .models import ContainerRegistry, SyncStatus
 from .services import RegistryChangedError, registry_create, registry_delete, registry_update
@@ -235,7 +235,9 @@ def registry_test_form_view(request: HttpRequest, slug: str) -> HttpResponse:
             # The Test button targets the result slot; errors belong to the whole form.
             response = reswap(retarget(response, "#registry-form"), "outerHTML")
         return response
-    report = probing.throttle(request.user) or probing.check_login(form.registry_to_test())
+    report = connection_test.take_test_slot(request.user) or connection_test.check_login(
+        form.registry_to_test()
+    )
     if request.htmx:
         response = _render(request, f"{PAGE}#probe-result", {"report": report})
     else:
@@ -253,7 +255,7 @@ def registry_test_stored_view(request: HttpRequest, slug: str, pk: int) -> HttpR
     membership = membership_or_404(request.user, slug)
     require_registry_manager(membership)
     registry = _registry_or_404(membership, pk)
-    report = probing.throttle(request.user) or probing.check_login(registry)
+    report = connection_test.take_test_slot(request.user) or connection_test.check_login(registry)
     if request.htmx:
         response = _render(request, f"{PAGE}#probe-result", {"report": report})
     else:
@@ -271,7 +273,7 @@ def _edited_registry_or_404(membership: Membership, raw_id: str) -> ContainerReg
     return _registry_or_404(membership, pk)
 
 
-def _with_throttle_status(response: HttpResponse, report: probing.Report) -> HttpResponse:
+def _with_throttle_status(response: HttpResponse, report: connection_test.Report) -> HttpResponse:
     """Our own rate limit answers 429 with Retry-After (app.js lets htmx show its message)."""
     if report.retry_after:
         response.status_code = 429

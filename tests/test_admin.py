@@ -908,7 +908,7 @@ def test_test_connection_action_counts_against_the_rate_limit(
     assert sum("Address not allowed" in m for m in messages) == 2
     assert any("Too many tests" in m and "Mirror 2" in m for m in messages)
     # The person's limit is used up for the Settings page too.
-    from registries import probing
+    from registries import connection_test
 
-    assert probing.throttle(operator) is not None
+    assert connection_test.take_test_slot(operator) is not None
     assert connections == []

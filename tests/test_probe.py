@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
-from registries.probe import (
+from registries.connection_test import (
     OUTCOMES,
     ProbeOptions,
     ProbeResult,

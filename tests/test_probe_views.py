@@ -14,9 +14,9 @@ import pytest
 from django.core.cache import cache
 from django.urls import reverse
 
-from registries import probing
+from registries import connection_test
+from registries.connection_test import OUTCOMES, ProbeResult
 from registries.models import AuthType
-from registries.probe import OUTCOMES, ProbeResult
 
 from .factories import OrganizationFactory, RegistryFactory
 from .registry_server import PASSWORD, USERNAME
@@ -36,13 +36,13 @@ def _fresh_rate_limit():
 def probe_calls(monkeypatch) -> list[dict]:
     """What each test asked the engine (it still runs): proves when nothing was tested."""
     calls: list[dict] = []
-    real = probing.probe_registry
+    real = connection_test.probe_registry
 
     def spy(**kwargs):
         calls.append(kwargs)
         return real(**kwargs)
 
-    monkeypatch.setattr(probing, "probe_registry", spy)
+    monkeypatch.setattr(connection_test, "probe_registry", spy)
     return calls
 
 
@@ -564,7 +564,7 @@ def test_secret_never_appears_in_any_response_or_log(
 
 @pytest.mark.parametrize("name", OUTCOMES)
 def test_every_outcome_has_a_title_an_icon_and_the_engines_message(name):
-    report = probing.report_for(ProbeResult(name, f"The {name} message.", "basic"))
+    report = connection_test.report_for(ProbeResult(name, f"The {name} message.", "basic"))
     assert report.outcome == name
     assert report.title
     assert report.icon in {"✓", "!", "✕"}
@@ -572,7 +572,7 @@ def test_every_outcome_has_a_title_an_icon_and_the_engines_message(name):
 
 
 def test_anonymous_registry_is_not_reported_as_checked_credentials():
-    report = probing.report_for(ProbeResult("ok", "It allows anonymous access.", "none"))
+    report = connection_test.report_for(ProbeResult("ok", "It allows anonymous access.", "none"))
     assert report.outcome == "ok"
     assert report.tone == "warn"
     assert "credentials not checked" in report.title
