@@ -8,9 +8,10 @@ from orgsettings.models import Role
 
 from .factories import MembershipFactory, OrganizationFactory, UserFactory
 
-# Shared fixtures: the fake Kubernetes API server (fake_kube, kubeconfig_path), and the real
-# registry with its certificates for the connection tests (htpasswd_registry, pki, connections).
-pytest_plugins = ["tests.fakekube", "tests.registry_server"]
+# Shared fixtures: the network guard every test runs under (network_guard, connections), the
+# fake Kubernetes API server (fake_kube, kubeconfig_path), and the real registry with its
+# certificates for the connection tests (htpasswd_registry, pki).
+pytest_plugins = ["tests.network_guard", "tests.fakekube", "tests.registry_server"]
 
 
 @pytest.fixture(autouse=True)
