@@ -8,6 +8,7 @@ development values and a warning says so.
 from __future__ import annotations
 
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -56,6 +57,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "axes",
     "django_htmx",
     "template_partials",
     "orgsettings",
@@ -75,6 +77,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes requires: it answers locked-out logins (see LOGIN_FAILURE_LIMIT).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "orgsettings.urls"
@@ -107,6 +111,12 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# django-axes first: it refuses a locked-out login before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 LOGIN_URL = "login"
@@ -145,6 +155,15 @@ if env.bool("USE_X_FORWARDED_PROTO", default=False):
 # The audit trail records REMOTE_ADDR. Behind reverse proxies that append to X-Forwarded-For
 # instead, set how many of them there are; 0 ignores the header, which clients can forge.
 AUDIT_TRUSTED_PROXIES = env.int("AUDIT_TRUSTED_PROXIES", default=0)
+# Login throttling, on /accounts/login/ and /admin/login/ alike: after LOGIN_FAILURE_LIMIT failed
+# logins in a row for one username, or from one client address (the one the audit trail records),
+# logins for it are refused for LOGIN_LOCKOUT_MINUTES, and sooner unlocked by an operator.
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = timedelta(minutes=env.float("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "orgsettings.audit.client_ip"
+AXES_LOCKOUT_CALLABLE = "orgsettings.views.login_locked_out"
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 
