@@ -116,3 +116,20 @@ def test_outsider_gets_404_for_the_general_section(client, organization, outside
 
 def test_anonymous_user_is_sent_to_log_in_from_the_general_section(client, organization):
     assert client.get(general(organization))["Location"].startswith(reverse("login"))
+
+
+@pytest.mark.parametrize("path", ["/accounts/login/", "/admin/login/"])
+def test_pages_send_a_policy_allowing_only_the_apps_own_scripts_and_styles(client, path):
+    policy = client.get(path)["Content-Security-Policy"]
+    directives = dict(
+        (part.split(" ", 1) + [""])[:2] for part in (p.strip() for p in policy.split(";")) if part
+    )
+    assert directives["script-src"] == "'self'"
+    assert directives["style-src"] == "'self'"
+    assert directives["default-src"] == "'none'"
+    assert directives["frame-ancestors"] == "'none'"
+    assert "unsafe" not in policy
+
+
+def test_htmx_is_told_not_to_inject_its_inline_indicator_style(client):
+    assert '"includeIndicatorStyles": false' in client.get("/accounts/login/").text
