@@ -121,9 +121,8 @@ def test_anonymous_user_is_sent_to_log_in_from_the_general_section(client, organ
 @pytest.mark.parametrize("path", ["/accounts/login/", "/admin/login/"])
 def test_pages_send_a_policy_allowing_only_the_apps_own_scripts_and_styles(client, path):
     policy = client.get(path)["Content-Security-Policy"]
-    directives = dict(
-        (part.split(" ", 1) + [""])[:2] for part in (p.strip() for p in policy.split(";")) if part
-    )
+    parts = (part.strip().partition(" ") for part in policy.split(";") if part.strip())
+    directives = {name: value for name, _, value in parts}
     assert directives["script-src"] == "'self'"
     assert directives["style-src"] == "'self'"
     assert directives["default-src"] == "'none'"
