@@ -44,8 +44,11 @@ def _key(name: str) -> str:
 
 
 SECRET_KEY = _key("SECRET_KEY")
-# Kept apart from SECRET_KEY so that rotating one does not make stored credentials unreadable.
+# Encrypts stored credentials; kept apart from SECRET_KEY so that rotating one does not make
+# them unreadable. Like SECRET_KEY_FALLBACKS: the fallbacks still decrypt, during a rotation.
 CRYPTOGRAPHY_KEY = _key("CRYPTOGRAPHY_KEY")
+CRYPTOGRAPHY_KEY_FALLBACKS = env.list("CRYPTOGRAPHY_KEY_FALLBACKS", default=[])
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])

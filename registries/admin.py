@@ -139,6 +139,8 @@ class ContainerRegistryAdmin(admin.ModelAdmin):
 
     @admin.display(description="Credentials")
     def credentials(self, registry: ContainerRegistry) -> str:
+        if registry.credentials_problem:
+            return registry.credentials_problem
         secret = "token" if registry.auth_type == AuthType.TOKEN else "password"
         return f"A {secret} is stored (never shown)."
 

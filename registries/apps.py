@@ -11,6 +11,7 @@ class RegistriesConfig(AppConfig):
 
     def ready(self) -> None:
         from . import signals  # noqa: F401
-        from .checks import probe_settings
+        from .checks import encryption_key_settings, probe_settings
 
         checks.register(probe_settings)
+        checks.register(encryption_key_settings, checks.Tags.security, deploy=True)

@@ -15,6 +15,7 @@ from django import forms
 from orgsettings.names import normalize_name
 
 from .advice import expiry_warning
+from .encryption import UNREADABLE_MESSAGE
 from .models import AuthType, ContainerRegistry
 from .validation import (
     PASSWORD_MAX_LENGTH,
@@ -162,7 +163,11 @@ class RegistryForm(forms.ModelForm):
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
         auth_type = cleaned.get("auth_type")
-        keeps_stored_secret = self.stored_auth_type == auth_type and not self._leaves_stored_host()
+        keeps_stored_secret = (
+            self.stored_auth_type == auth_type
+            and not self._leaves_stored_host()
+            and not self.instance.credentials_unreadable
+        )
         username = cleaned.get("username", "")
         if auth_type == AuthType.BASIC:
             if "username" in cleaned and not username:
@@ -198,6 +203,10 @@ class RegistryForm(forms.ModelForm):
                     "auth_type"
                 ):
                     missing += " Switching the Auth Type needs the new type's credentials."
+                elif self.instance.pk and self.instance.credentials_unreadable:
+                    missing += (
+                        f" The stored one {UNREADABLE_MESSAGE}: enter it again to replace it."
+                    )
                 elif self._leaves_stored_host():
                     missing += (
                         " The address now names another host, and a stored credential is only"

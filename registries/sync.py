@@ -20,6 +20,7 @@ from orgsettings.models import Organization
 
 from . import kube
 from .dockerconfig import SECRET_TYPE, build_config, encode_config
+from .encryption import UNREADABLE_MESSAGE
 from .kube import Cluster, ClusterError, SecretState, ServiceAccountState
 from .models import ContainerRegistry, SyncStatus
 
@@ -184,9 +185,19 @@ def _converge(
     cluster: Cluster, organization: Organization, snapshot: Snapshot, counter: _Counter
 ) -> None:
     namespace, name = organization.namespace, secret_name()
+    registries = sorted(organization.registries.all(), key=lambda registry: registry.pk)
+    unreadable = [registry for registry in registries if registry.credentials_unreadable]
+    if unreadable:
+        # Before any write: the cluster keeps the last good Secret rather than empty passwords.
+        names = ", ".join(f"“{registry.display_name}”" for registry in unreadable)
+        raise ClusterError(
+            "credentials-unreadable",
+            f"Not synced: the stored credentials of {names} {UNREADABLE_MESSAGE}. "
+            "The cluster keeps the last synced Secret.",
+            retriable=False,
+        )
     if snapshot.namespaces is not None and namespace not in snapshot.namespaces:
         _ensure_namespace(cluster, organization, counter)
-    registries = sorted(organization.registries.all(), key=lambda registry: registry.pk)
     config = build_config(registries)
     try:
         _ensure_secret(cluster, organization, snapshot.secret(namespace, name), config, counter)

@@ -44,6 +44,14 @@ __all__ = [
 @sensitive_variables("registry")
 def check_login(registry) -> Report:
     """Log in to the registry's address with its credentials (saved or not) and report."""
+    if registry.credentials_unreadable:
+        # Testing would send an empty secret and blame the registry for refusing it.
+        return Report(
+            title="Stored credentials unreadable",
+            message=f"{registry.credentials_problem} Nothing was tested.",
+            tone="error",
+            outcome="untestable",
+        )
     result = probe_registry(
         address=registry.address,
         plain_http=registry.plain_http,
