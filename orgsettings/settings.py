@@ -48,6 +48,10 @@ SECRET_KEY = _key("SECRET_KEY")
 # them unreadable. Like SECRET_KEY_FALLBACKS: the fallbacks still decrypt, during a rotation.
 CRYPTOGRAPHY_KEY = _key("CRYPTOGRAPHY_KEY")
 CRYPTOGRAPHY_KEY_FALLBACKS = env.list("CRYPTOGRAPHY_KEY_FALLBACKS", default=[])
+# django-cryptography (which the delivery app's field uses) replaces settings.CRYPTOGRAPHY_KEY
+# with a key derived from it as soon as it is imported; registries/encryption.py and the deploy
+# checks read the key as configured, from here.
+CREDENTIALS_KEY = CRYPTOGRAPHY_KEY
 SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])

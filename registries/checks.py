@@ -72,7 +72,7 @@ def encryption_key_settings(app_configs, **kwargs) -> list[CheckMessage]:
     asks of SECRET_KEY itself (security.W009)."""
     messages: list[CheckMessage] = []
     fallbacks = list(settings.CRYPTOGRAPHY_KEY_FALLBACKS)
-    for name, key in [("CRYPTOGRAPHY_KEY", settings.CRYPTOGRAPHY_KEY)] + [
+    for name, key in [("CRYPTOGRAPHY_KEY", settings.CREDENTIALS_KEY)] + [
         (f"CRYPTOGRAPHY_KEY_FALLBACKS[{index}]", key) for index, key in enumerate(fallbacks)
     ]:
         if len(key) < MIN_KEY_LENGTH or len(set(key)) < 5:

@@ -1,7 +1,8 @@
 """Stored passwords and tokens, encrypted at rest with keys that can be rotated.
 
 `CRYPTOGRAPHY_KEY` encrypts; it and `CRYPTOGRAPHY_KEY_FALLBACKS` decrypt, as Django does with
-SECRET_KEY and SECRET_KEY_FALLBACKS. Each key is stretched into a Fernet key (AES-128-CBC with
+SECRET_KEY and SECRET_KEY_FALLBACKS. (The key is read as `settings.CREDENTIALS_KEY`: see
+orgsettings/settings.py for why.) Each key is stretched into a Fernet key (AES-128-CBC with
 HMAC-SHA256), and `cryptography`'s MultiFernet tries them in order. A value no key can read is
 loaded as an `UnreadableSecret`: pages show "cannot be decrypted", nothing sends it anywhere,
 and saving the row writes the original ciphertext back unchanged.
@@ -63,7 +64,7 @@ def keys() -> list[str]:
     fallbacks = settings.CRYPTOGRAPHY_KEY_FALLBACKS
     if isinstance(fallbacks, str):
         fallbacks = [key.strip() for key in fallbacks.split(",") if key.strip()]
-    return [settings.CRYPTOGRAPHY_KEY, *fallbacks]
+    return [settings.CREDENTIALS_KEY, *fallbacks]
 
 
 @functools.lru_cache(maxsize=16)
@@ -81,7 +82,7 @@ def multi_fernet() -> MultiFernet:
 
 def encrypt(plaintext: str) -> bytes:
     """A Fernet token of `plaintext` under the current key."""
-    return fernet_for(settings.CRYPTOGRAPHY_KEY).encrypt(plaintext.encode())
+    return fernet_for(settings.CREDENTIALS_KEY).encrypt(plaintext.encode())
 
 
 def decrypt(ciphertext: bytes) -> str:
@@ -100,7 +101,7 @@ def is_current(ciphertext: bytes) -> bool:
     if not ciphertext.startswith(_FERNET_PREFIX):
         return False
     try:
-        fernet_for(settings.CRYPTOGRAPHY_KEY).decrypt(ciphertext)
+        fernet_for(settings.CREDENTIALS_KEY).decrypt(ciphertext)
     except InvalidToken:
         return False
     return True

@@ -51,7 +51,7 @@ def write_raw(registry, value: bytes, column: str = "password") -> None:
 
 
 def stored(settings, key: str, **fields) -> ContainerRegistry:
-    settings.CRYPTOGRAPHY_KEY, settings.CRYPTOGRAPHY_KEY_FALLBACKS = key, []
+    settings.CREDENTIALS_KEY, settings.CRYPTOGRAPHY_KEY_FALLBACKS = key, []
     return RegistryFactory(password=SECRET, **fields)
 
 
@@ -72,7 +72,7 @@ def test_stored_secrets_are_fernet_tokens_without_the_plaintext(settings):
 
 def test_a_fallback_key_still_decrypts_and_the_current_one_encrypts(settings):
     registry = stored(settings, OLD_KEY)
-    settings.CRYPTOGRAPHY_KEY, settings.CRYPTOGRAPHY_KEY_FALLBACKS = NEW_KEY, [OLD_KEY]
+    settings.CREDENTIALS_KEY, settings.CRYPTOGRAPHY_KEY_FALLBACKS = NEW_KEY, [OLD_KEY]
 
     assert ContainerRegistry.objects.get(pk=registry.pk).password == SECRET
     written = RegistryFactory(organization=registry.organization, password="Written-Now-42")
@@ -82,7 +82,7 @@ def test_a_fallback_key_still_decrypts_and_the_current_one_encrypts(settings):
 
 def test_fallbacks_can_be_given_comma_separated(settings):
     registry = stored(settings, OLD_KEY)
-    settings.CRYPTOGRAPHY_KEY = NEW_KEY
+    settings.CREDENTIALS_KEY = NEW_KEY
     settings.CRYPTOGRAPHY_KEY_FALLBACKS = f"unrelated-key-{'x' * 40}, {OLD_KEY}"
     assert ContainerRegistry.objects.get(pk=registry.pk).password == SECRET
 
@@ -105,7 +105,7 @@ def test_rotating_only_secret_key_keeps_credentials_readable(settings):
 @pytest.fixture
 def unreadable(settings, organization, owner):
     registry = stored(settings, OLD_KEY, organization=organization, display_name="Harbor")
-    settings.CRYPTOGRAPHY_KEY = NEW_KEY
+    settings.CREDENTIALS_KEY = NEW_KEY
     return registry
 
 
@@ -160,13 +160,13 @@ def test_stored_test_says_so_and_sends_nothing(client, owner, unreadable, monkey
 def test_reconciler_skips_the_organization_and_the_cluster_keeps_the_last_good_secret(
     settings, cluster, organization
 ):
-    settings.CRYPTOGRAPHY_KEY, settings.CRYPTOGRAPHY_KEY_FALLBACKS = OLD_KEY, []
+    settings.CREDENTIALS_KEY, settings.CRYPTOGRAPHY_KEY_FALLBACKS = OLD_KEY, []
     registry = RegistryFactory(organization=organization, address="ghcr.io", password=SECRET)
     call_command("reconcile_registries", stdout=io.StringIO(), stderr=io.StringIO())
     good = secret_config(cluster)
     assert good["auths"]["ghcr.io"]["password"] == SECRET
 
-    settings.CRYPTOGRAPHY_KEY = NEW_KEY
+    settings.CREDENTIALS_KEY = NEW_KEY
     err = io.StringIO()
     with pytest.raises(CommandError, match="1 organization"):
         call_command("reconcile_registries", stdout=io.StringIO(), stderr=err)
@@ -183,7 +183,7 @@ def test_reconciler_skips_the_organization_and_the_cluster_keeps_the_last_good_s
 
 def test_rotation_reencrypts_under_the_current_key_and_verifies(settings):
     registries = [stored(settings, OLD_KEY) for _ in range(3)]
-    settings.CRYPTOGRAPHY_KEY, settings.CRYPTOGRAPHY_KEY_FALLBACKS = NEW_KEY, [OLD_KEY]
+    settings.CREDENTIALS_KEY, settings.CRYPTOGRAPHY_KEY_FALLBACKS = NEW_KEY, [OLD_KEY]
 
     out = rotate()
 
@@ -204,7 +204,7 @@ def test_rotation_rewrites_credentials_of_the_previous_field_too():
 def test_dry_run_says_what_it_would_do_and_writes_nothing(settings):
     registry = stored(settings, OLD_KEY)
     before = raw(registry)
-    settings.CRYPTOGRAPHY_KEY, settings.CRYPTOGRAPHY_KEY_FALLBACKS = NEW_KEY, [OLD_KEY]
+    settings.CREDENTIALS_KEY, settings.CRYPTOGRAPHY_KEY_FALLBACKS = NEW_KEY, [OLD_KEY]
 
     out = rotate("--dry-run")
 
@@ -215,7 +215,7 @@ def test_dry_run_says_what_it_would_do_and_writes_nothing(settings):
 def test_a_key_that_decrypts_nothing_stops_before_writing_anything(settings):
     registries = [stored(settings, OLD_KEY) for _ in range(3)]
     before = [raw(r) for r in registries]
-    settings.CRYPTOGRAPHY_KEY, settings.CRYPTOGRAPHY_KEY_FALLBACKS = NEW_KEY, []
+    settings.CREDENTIALS_KEY, settings.CRYPTOGRAPHY_KEY_FALLBACKS = NEW_KEY, []
 
     with pytest.raises(CommandError, match="No configured key decrypts any of the 3"):
         rotate()
@@ -227,7 +227,7 @@ def test_rows_no_key_reads_are_left_and_named_with_a_non_zero_exit(settings):
     lost = stored(settings, "a-third-key-that-nobody-kept-" + "q" * 30)
     kept = stored(settings, OLD_KEY, organization=lost.organization)
     before = raw(lost)
-    settings.CRYPTOGRAPHY_KEY, settings.CRYPTOGRAPHY_KEY_FALLBACKS = NEW_KEY, [OLD_KEY]
+    settings.CREDENTIALS_KEY, settings.CRYPTOGRAPHY_KEY_FALLBACKS = NEW_KEY, [OLD_KEY]
 
     with pytest.raises(
         CommandError,
@@ -243,7 +243,7 @@ def test_rows_no_key_reads_are_left_and_named_with_a_non_zero_exit(settings):
 def test_a_thousand_registries_rotate_and_an_interrupted_run_resumes(settings, monkeypatch):
     from .factories import OrganizationFactory
 
-    settings.CRYPTOGRAPHY_KEY, settings.CRYPTOGRAPHY_KEY_FALLBACKS = OLD_KEY, []
+    settings.CREDENTIALS_KEY, settings.CRYPTOGRAPHY_KEY_FALLBACKS = OLD_KEY, []
     organization = OrganizationFactory()
     ContainerRegistry.objects.bulk_create(
         ContainerRegistry(
@@ -257,7 +257,7 @@ def test_a_thousand_registries_rotate_and_an_interrupted_run_resumes(settings, m
         )
         for n in range(1000)
     )
-    settings.CRYPTOGRAPHY_KEY, settings.CRYPTOGRAPHY_KEY_FALLBACKS = NEW_KEY, [OLD_KEY]
+    settings.CREDENTIALS_KEY, settings.CRYPTOGRAPHY_KEY_FALLBACKS = NEW_KEY, [OLD_KEY]
 
     # The process dies while writing the 450th row: the third batch of 200 is rolled back.
     real_rewrite, written = rotation._rewrite, []
@@ -300,3 +300,12 @@ def test_deploy_check_requires_a_long_key_of_its_own(overrides, check_id):
     result = manage("check", "--deploy", **{**PRODUCTION, **overrides})
     assert result.returncode != 0
     assert check_id in result.stderr
+
+
+def test_credentials_do_not_depend_on_what_django_cryptography_does_to_the_setting():
+    # The delivery app's field library replaces settings.CRYPTOGRAPHY_KEY when it is imported.
+    import django_cryptography.fields  # noqa: F401
+
+    registry = RegistryFactory(password=SECRET)
+    assert ContainerRegistry.objects.get(pk=registry.pk).password == SECRET
+    assert encryption.is_current(raw(registry))
