@@ -14,7 +14,7 @@ from orgsettings.models import Organization
 from registries.models import ContainerRegistry
 
 from . import converge, kube, outcomes
-from .dockerconfig import build_config, encode_config
+from .dockerconfig import secret_data
 from .kube import ClusterError
 from .models import Cluster, DeliveryTarget, TargetStatus
 
@@ -43,7 +43,10 @@ def deliver(organization_id: int) -> Outcome:
     registries = sorted(
         ContainerRegistry.objects.filter(organization=organization), key=lambda r: r.pk
     )
-    data_value = encode_config(build_config(registries))
+    try:
+        data_value, unreadable = secret_data(registries), None
+    except ClusterError as error:
+        data_value, unreadable = "", error
     versions = {str(r.pk): r.version for r in registries}
     results = []
     for target in targets:
@@ -51,6 +54,8 @@ def deliver(organization_id: int) -> Outcome:
             _remove_target(target, outcome)
             continue
         try:
+            if unreadable is not None:
+                raise unreadable
             cluster = kube.connect(target.cluster)
             snapshot = converge.organization_snapshot(
                 cluster, organization.slug, {target.namespace}

@@ -8,14 +8,18 @@ import json
 from collections.abc import Iterable
 from typing import Protocol
 
+from .errors import ClusterError
+
 DOCKERCONFIGJSON_KEY = ".dockerconfigjson"
 SECRET_TYPE = "kubernetes.io/dockerconfigjson"
 
 
 class Credential(Protocol):
+    display_name: str
     address: str
     login_username: str
     login_secret: str
+    credentials_unreadable: bool
 
 
 def build_config(registries: Iterable[Credential]) -> dict:
@@ -47,3 +51,19 @@ def decode_config(data_value: str | None) -> dict | None:
     except (ValueError, TypeError):
         return None
     return parsed if isinstance(parsed, dict) else None
+
+
+def secret_data(registries: list[Credential]) -> str:
+    """The data value to deliver for these registries, or ClusterError when one of them holds
+    a credential no configured key decrypts: raised before any write, so the cluster keeps the
+    last good Secret rather than one with an empty password."""
+    unreadable = [registry for registry in registries if registry.credentials_unreadable]
+    if unreadable:
+        names = ", ".join(f"“{registry.display_name}”" for registry in unreadable)
+        raise ClusterError(
+            "credentials-unreadable",
+            f"Not synced: the stored credentials of {names} cannot be decrypted: the encryption "
+            "key changed. The cluster keeps the last synced Secret.",
+            retriable=False,
+        )
+    return encode_config(build_config(registries))

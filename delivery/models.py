@@ -10,9 +10,9 @@ and per cluster what the cluster holds without decrypting anything.
 from __future__ import annotations
 
 from django.db import models
-from django_cryptography.fields import encrypt
 
 from orgsettings.models import Organization, validate_dns_label
+from registries.encryption import EncryptedTextField
 
 
 class Cluster(models.Model):
@@ -25,7 +25,7 @@ class Cluster(models.Model):
     name = models.CharField(max_length=40, unique=True, validators=[validate_dns_label])
     connection = models.CharField(max_length=20, choices=Connection.choices)
     # Write-only, like a registry password: never rendered back.
-    kubeconfig = encrypt(models.TextField("Kubeconfig", blank=True))
+    kubeconfig = EncryptedTextField("Kubeconfig", blank=True)
     is_default = models.BooleanField(
         "default for new organizations",
         default=False,

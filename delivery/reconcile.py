@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from registries.models import ContainerRegistry
 
 from . import converge, kube, outcomes
-from .dockerconfig import build_config, encode_config
+from .dockerconfig import secret_data
 from .errors import ClusterError
 from .models import Cluster, DeliveryTarget, TargetStatus
 
@@ -138,7 +138,7 @@ def _reconcile_cluster(
                     snapshot,
                     slug=slug,
                     namespace=target.namespace,
-                    data_value=encode_config(build_config(rows)),
+                    data_value=secret_data(rows),
                 )
             except ClusterError as error:
                 results.append(outcomes.Result(target, error=error))

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django import forms
 
 from .models import Organization
+from .names import normalize_name
 
 
 class OrganizationNameForm(forms.ModelForm):
@@ -12,7 +13,7 @@ class OrganizationNameForm(forms.ModelForm):
         error_messages = {"name": {"required": "Enter a name."}}
 
     def clean_name(self) -> str:
-        name = " ".join(self.cleaned_data["name"].split())
+        name = normalize_name(self.cleaned_data["name"])
         if not name:
             raise forms.ValidationError("Enter a name.", code="required")
         return name

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
+
+from .names import normalize_name
 
 DNS_LABEL_RE = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 
@@ -41,6 +44,13 @@ class Organization(models.Model):
         if not self.namespace:
             self.namespace = default_namespace(self.slug)
         super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        # The admin's form validates through here; the services also collapse whitespace.
+        try:
+            normalize_name(self.name)
+        except ValidationError as error:
+            raise ValidationError({"name": error.messages}) from None
 
 
 class Role(models.TextChoices):

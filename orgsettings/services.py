@@ -4,10 +4,12 @@ operator CLI. Each change is recorded in the audit trail in the same transaction
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from .audit import audit_record, field_changes
 from .models import AuditAction, Membership, Organization, Role, default_namespace
+from .names import normalize_name
 
 
 @transaction.atomic
@@ -21,6 +23,7 @@ def organization_create(
     ip: str | None = None,
 ) -> Organization:
     """Add an organization; `actor` None is the platform itself (the CLI)."""
+    name = _clean_name(name)
     organization = Organization(
         slug=slug, name=name, namespace=namespace or default_namespace(slug)
     )
@@ -43,6 +46,7 @@ def organization_rename(
     organization: Organization, *, actor, name: str, ip: str | None = None
 ) -> Organization:
     old_name = _stored(organization, "name")["name"]
+    name = _clean_name(name)
     organization.name = name
     organization.full_clean()
     organization.save(update_fields=["name"])
@@ -58,6 +62,8 @@ def organization_update(
 
     Saved with a plain save(), so the signals that move cluster objects to a new namespace fire.
     """
+    if "name" in fields:
+        fields["name"] = _clean_name(fields["name"])
     before = _stored(organization, *fields) if fields else {}
     for name, value in fields.items():
         setattr(organization, name, value)
@@ -78,6 +84,14 @@ def organization_delete(organization: Organization, *, actor, ip: str | None = N
         action=AuditAction.ORGANIZATION_DELETED,
     )
     organization.delete()
+
+
+def _clean_name(name: str) -> str:
+    """The one name rule of the Settings form, for every way in (admin, command line)."""
+    try:
+        return normalize_name(name)
+    except ValidationError as error:
+        raise ValidationError({"name": error.messages}) from None
 
 
 def _stored(organization: Organization, *fields: str) -> dict:

@@ -8,9 +8,11 @@ development values and a warning says so.
 from __future__ import annotations
 
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -42,8 +44,13 @@ def _key(name: str) -> str:
 
 
 SECRET_KEY = _key("SECRET_KEY")
-# Kept apart from SECRET_KEY so that rotating one does not make stored credentials unreadable.
+# Encrypts stored credentials; kept apart from SECRET_KEY so that rotating one does not make
+# them unreadable. Like SECRET_KEY_FALLBACKS: the fallbacks still decrypt, during a rotation.
 CRYPTOGRAPHY_KEY = _key("CRYPTOGRAPHY_KEY")
+CRYPTOGRAPHY_KEY_FALLBACKS = env.list("CRYPTOGRAPHY_KEY_FALLBACKS", default=[])
+# The name registries/encryption.py and the deploy checks read the key under.
+CREDENTIALS_KEY = CRYPTOGRAPHY_KEY
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -56,6 +63,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "axes",
+    "csp",
     "django_htmx",
     "template_partials",
     "orgsettings",
@@ -70,6 +79,7 @@ STATIC_MANIFEST = env.bool("STATIC_MANIFEST", default=not DEBUG)
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     # Serves the collected static files in production; development uses runserver's own.
     *(["whitenoise.middleware.WhiteNoiseMiddleware"] if STATIC_MANIFEST else []),
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -79,6 +89,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes requires: it answers locked-out logins (see LOGIN_FAILURE_LIMIT).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "orgsettings.urls"
@@ -113,6 +125,12 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# django-axes first: it refuses a locked-out login before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 LOGIN_URL = "login"
@@ -151,6 +169,32 @@ if env.bool("USE_X_FORWARDED_PROTO", default=False):
 # The audit trail records REMOTE_ADDR. Behind reverse proxies that append to X-Forwarded-For
 # instead, set how many of them there are; 0 ignores the header, which clients can forge.
 AUDIT_TRUSTED_PROXIES = env.int("AUDIT_TRUSTED_PROXIES", default=0)
+# Login throttling, on /accounts/login/ and /admin/login/ alike: after LOGIN_FAILURE_LIMIT failed
+# logins in a row for one username, or from one client address (the one the audit trail records),
+# logins for it are refused for LOGIN_LOCKOUT_MINUTES, and sooner unlocked by an operator.
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = timedelta(minutes=env.float("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "orgsettings.audit.client_ip"
+AXES_LOCKOUT_CALLABLE = "orgsettings.views.login_locked_out"
+# Content-Security-Policy (django-csp): only our own scripts, styles, images and requests; no
+# inline script or style, no eval, no framing. htmx is configured (base.html) not to inject its
+# indicator style; app.css carries it.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [NONE],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+        "base-uri": [NONE],
+        "object-src": [NONE],
+    }
+}
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 

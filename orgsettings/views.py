@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import AuthenticationForm
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -67,3 +69,23 @@ def settings_activity(request: HttpRequest, slug: str) -> HttpResponse:
         "system_actor": SYSTEM_ACTOR,
     }
     return render(request, "orgsettings/activity.html", context)
+
+
+def login_locked_out(
+    request: HttpRequest, original_response=None, credentials=None
+) -> HttpResponse:
+    """What both login pages answer while django-axes holds a username or an address locked:
+    the login form again, saying why and for how long, with nothing checked (HTTP 429)."""
+    minutes = round(settings.AXES_COOLOFF_TIME.total_seconds() / 60)
+    username = (credentials or {}).get("username") or request.POST.get("username", "")
+    form = AuthenticationForm(request, initial={"username": username})
+    context = {
+        "form": form,
+        "next": request.POST.get("next", request.GET.get("next", "")),
+        "locked_out": (
+            f"Too many failed logins for this username or from your address. Logging in is "
+            f"paused for {minutes} minute{'s' if minutes != 1 else ''}: try again later, or ask "
+            "an operator to unlock it."
+        ),
+    }
+    return render(request, "registration/login.html", context, status=429)

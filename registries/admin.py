@@ -13,16 +13,17 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.http import HttpResponseRedirect
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 
 from orgsettings.admin import count_per_organization, extend_organization_admin
 from orgsettings.audit import client_ip
 
-from . import probing
-from .forms import RegistryForm
+from . import connection_test
+from .forms import RegistryForm, changed_message
 from .models import AuthType, ContainerRegistry
-from .services import registry_create, registry_delete, registry_update
+from .services import RegistryChangedError, registry_create, registry_delete, registry_update
 
 CREDENTIALS_PERMISSION = "registries.change_registry_credentials"
 # Each test may take up to REGISTRY_PROBE_TIMEOUT seconds; the admin request must stay short.
@@ -44,13 +45,9 @@ class RegistryAdminForm(RegistryForm):
 
     def clean(self):
         cleaned = super().clean()
-        version = cleaned.get("version")
-        if self.instance.pk and version is not None and version != self.instance.version:
-            raise ValidationError(
-                "This registry was changed by someone else since you opened it. Your changes "
-                "were not saved: reload to see the current values, then make your change again.",
-                code="changed",
-            )
+        # A missing version is refused like a stale one (registry_update would refuse it too).
+        if self.instance.pk and cleaned.get("version") != self.instance.version:
+            raise ValidationError(changed_message(self.instance), code="changed")
         return cleaned
 
 
@@ -110,6 +107,8 @@ class ContainerRegistryAdmin(admin.ModelAdmin):
 
     @admin.display(description="Credentials")
     def credentials(self, registry: ContainerRegistry) -> str:
+        if registry.credentials_problem:
+            return registry.credentials_problem
         secret = "token" if registry.auth_type == AuthType.TOKEN else "password"
         return f"A {secret} is stored (never shown)."
 
@@ -125,14 +124,20 @@ class ContainerRegistryAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return super().has_delete_permission(request, obj) and self._may_change_credentials(request)
 
-    @admin.action(description="Test connection", permissions=["view"])
+    def has_change_credentials_permission(self, request) -> bool:
+        return self._may_change_credentials(request)
+
+    # A test sends the stored secret to the registry's address: the same permission as changing
+    # it, and the same per-person rate limit as on the Settings page.
+    @admin.action(description="Test connection", permissions=["change_credentials"])
     def test_connection(self, request, queryset) -> None:
         """Log in to each selected registry with its stored credentials and report per row."""
         registries = list(
             queryset.select_related("organization").order_by("pk")[: MAX_TESTS_PER_ACTION + 1]
         )
         for registry in registries[:MAX_TESTS_PER_ACTION]:
-            report = probing.check_login(registry)
+            refused = connection_test.take_test_slot(request.user)
+            report = refused or connection_test.check_login(registry)
             login = f" ({report.login})" if report.login else ""
             self.message_user(
                 request,
@@ -140,6 +145,8 @@ class ContainerRegistryAdmin(admin.ModelAdmin):
                 f"{report.icon} {report.title}{login}. {report.message}",
                 _MESSAGE_LEVELS[report.tone],
             )
+            if refused:
+                return
         if len(registries) > MAX_TESTS_PER_ACTION:
             self.message_user(
                 request,
@@ -150,13 +157,20 @@ class ContainerRegistryAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj: ContainerRegistry, form: RegistryAdminForm, change) -> None:
         if change:
-            saved = registry_update(
-                obj,
-                actor=request.user,
-                ip=client_ip(request),
-                expected_version=form.cleaned_data.get("version"),
-                **form.registry_fields(),
-            )
+            try:
+                saved = registry_update(
+                    obj,
+                    actor=request.user,
+                    ip=client_ip(request),
+                    expected_version=form.cleaned_data.get("version"),
+                    **form.registry_fields(),
+                )
+            except RegistryChangedError as changed:
+                # Someone saved between the form's version check and this save: nothing was
+                # written. Say so, and send the operator back to the current values.
+                self.message_user(request, changed_message(changed.current), messages.ERROR)
+                request._registry_not_saved = True
+                return
         else:
             saved = registry_create(
                 obj.organization,
@@ -168,6 +182,16 @@ class ContainerRegistryAdmin(admin.ModelAdmin):
         for field in obj._meta.concrete_fields:
             setattr(obj, field.attname, getattr(saved, field.attname))
         obj._state.adding = False
+
+    def log_change(self, request, obj, message):
+        if getattr(request, "_registry_not_saved", False):
+            return None
+        return super().log_change(request, obj, message)
+
+    def response_change(self, request, obj):
+        if getattr(request, "_registry_not_saved", False):
+            return HttpResponseRedirect(request.path)
+        return super().response_change(request, obj)
 
     def delete_model(self, request, obj: ContainerRegistry) -> None:
         registry_delete(obj, actor=request.user, ip=client_ip(request))

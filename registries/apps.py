@@ -10,6 +10,7 @@ class RegistriesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from .checks import probe_settings
+        from .checks import encryption_key_settings, probe_settings
 
         checks.register(probe_settings)
+        checks.register(encryption_key_settings, checks.Tags.security, deploy=True)

@@ -9,8 +9,7 @@ import ssl
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning
 
-from .probe import ProbeOptions, build_ssl_context, parse_networks
-from .probing import parse_rate
+from .connection_test import ProbeOptions, build_ssl_context, parse_networks, parse_rate
 
 # Cloud metadata services answer here with the machine's own credentials.
 _METADATA = (ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254"))
@@ -62,4 +61,38 @@ def probe_settings(app_configs, **kwargs) -> list[CheckMessage]:
         parse_rate(settings.REGISTRY_PROBE_RATE)
     except ValueError as error:
         messages.append(Error(f"REGISTRY_PROBE_RATE: {error}.", id="registries.E004"))
+    return messages
+
+
+MIN_KEY_LENGTH = 32
+
+
+def encryption_key_settings(app_configs, **kwargs) -> list[CheckMessage]:
+    """`check --deploy`: the key of stored credentials is long and not SECRET_KEY, as Django
+    asks of SECRET_KEY itself (security.W009)."""
+    messages: list[CheckMessage] = []
+    fallbacks = list(settings.CRYPTOGRAPHY_KEY_FALLBACKS)
+    for name, key in [("CRYPTOGRAPHY_KEY", settings.CREDENTIALS_KEY)] + [
+        (f"CRYPTOGRAPHY_KEY_FALLBACKS[{index}]", key) for index, key in enumerate(fallbacks)
+    ]:
+        if len(key) < MIN_KEY_LENGTH or len(set(key)) < 5:
+            messages.append(
+                Error(
+                    f"{name} is too short to protect stored credentials: it has fewer than "
+                    f"{MIN_KEY_LENGTH} characters or fewer than 5 different ones.",
+                    hint='Generate one, for example: python -c "import secrets; '
+                    'print(secrets.token_urlsafe(48))"',
+                    id="registries.E005",
+                )
+            )
+        signing_keys = [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]
+        if key in signing_keys:
+            messages.append(
+                Error(
+                    f"{name} is the same as SECRET_KEY (or one of its fallbacks): whoever learns "
+                    "one learns both, and rotating SECRET_KEY would mean rotating it too.",
+                    hint="Give stored credentials a key of their own.",
+                    id="registries.E006",
+                )
+            )
     return messages

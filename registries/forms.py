@@ -12,7 +12,10 @@ from typing import Any
 
 from django import forms
 
+from orgsettings.names import normalize_name
+
 from .advice import expiry_warning
+from .encryption import UNREADABLE_MESSAGE
 from .models import AuthType, ContainerRegistry
 from .validation import (
     PASSWORD_MAX_LENGTH,
@@ -20,6 +23,7 @@ from .validation import (
     TOKEN_MAX_LENGTH,
     NormalizedAddress,
     normalize_address,
+    parse_id,
     split_key,
     validate_secret,
     validate_username,
@@ -42,7 +46,9 @@ class RegistryForm(forms.ModelForm):
         strip=True,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
     )
-    version = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    # The version the page was opened at (see registry_update). Anything but plain digits is
+    # no version at all, refused on saving as a stale one is, never as a field error.
+    version = forms.CharField(required=False, widget=forms.HiddenInput)
 
     class Meta:
         model = ContainerRegistry
@@ -114,8 +120,11 @@ class RegistryForm(forms.ModelForm):
                     {"aria-invalid": "true", "aria-describedby": " ".join(described_by)}
                 )
 
+    def clean_version(self) -> int | None:
+        return parse_id(self.cleaned_data["version"])
+
     def clean_display_name(self) -> str:
-        value = " ".join(self.cleaned_data["display_name"].split())
+        value = normalize_name(self.cleaned_data["display_name"])
         if not value:
             raise forms.ValidationError("Enter a Display Name.", code="required")
         if self._siblings().filter(display_name__iexact=value).exists():
@@ -154,7 +163,11 @@ class RegistryForm(forms.ModelForm):
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
         auth_type = cleaned.get("auth_type")
-        keeps_stored_secret = self.stored_auth_type == auth_type and not self._leaves_stored_host()
+        keeps_stored_secret = (
+            self.stored_auth_type == auth_type
+            and not self._leaves_stored_host()
+            and not self.instance.credentials_unreadable
+        )
         username = cleaned.get("username", "")
         if auth_type == AuthType.BASIC:
             if "username" in cleaned and not username:
@@ -190,6 +203,10 @@ class RegistryForm(forms.ModelForm):
                     "auth_type"
                 ):
                     missing += " Switching the Auth Type needs the new type's credentials."
+                elif self.instance.pk and self.instance.credentials_unreadable:
+                    missing += (
+                        f" The stored one {UNREADABLE_MESSAGE}: enter it again to replace it."
+                    )
                 elif self._leaves_stored_host():
                     missing += (
                         " The address now names another host, and a stored credential is only"
@@ -238,6 +255,18 @@ class RegistryForm(forms.ModelForm):
         }
 
 
+def changed_message(current: ContainerRegistry | None) -> str:
+    """Why an edit was not saved: someone else saved or deleted the registry since it was
+    opened (or the edit did not say which version it was based on)."""
+    if current is None:
+        return "This registry was deleted by someone else while you were editing it."
+    who = current.updated_by.get_username() if current.updated_by else "someone else"
+    return (
+        f"This registry was changed by {who} since you opened it. Your changes were not saved: "
+        "reload to see the current values, then make your change again."
+    )
+
+
 class RegistryTestForm(RegistryForm):
     """The registry form's rules for what a connection test uses.
 
@@ -251,7 +280,7 @@ class RegistryTestForm(RegistryForm):
         self.fields["display_name"].required = False
 
     def clean_display_name(self) -> str:
-        return " ".join(self.cleaned_data["display_name"].split())
+        return normalize_name(self.cleaned_data["display_name"])
 
     def _siblings(self):
         return ContainerRegistry.objects.none()

@@ -5,10 +5,10 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models.functions import Lower
-from django_cryptography.fields import encrypt
 
 from orgsettings.models import Organization
 
+from .encryption import UNREADABLE_MESSAGE, EncryptedTextField, is_unreadable
 from .validation import TOKEN_DEFAULT_USERNAME
 
 
@@ -29,8 +29,8 @@ class ContainerRegistry(models.Model):
     )
     auth_type = models.CharField("Auth Type", max_length=10, choices=AuthType.choices)
     username = models.CharField("Username", max_length=255, blank=True)
-    password = encrypt(models.TextField("Password", blank=True))
-    token = encrypt(models.TextField("Token", blank=True))
+    password = EncryptedTextField("Password", blank=True)
+    token = EncryptedTextField("Token", blank=True)
 
     # Optimistic concurrency: every save bumps it; a save based on an older value is refused.
     version = models.PositiveIntegerField(default=1)
@@ -75,6 +75,19 @@ class ContainerRegistry(models.Model):
         if self.auth_type == AuthType.TOKEN:
             return self.username or TOKEN_DEFAULT_USERNAME
         return self.username
+
+    @property
+    def credentials_unreadable(self) -> bool:
+        """Whether the stored password or token cannot be decrypted with any configured key."""
+        return is_unreadable(self.password) or is_unreadable(self.token)
+
+    @property
+    def credentials_problem(self) -> str:
+        """What the row says when its stored credential is unreadable ("" when it is fine)."""
+        if not self.credentials_unreadable:
+            return ""
+        secret = "Token" if self.auth_type == AuthType.TOKEN else "Password"
+        return f"{secret} {UNREADABLE_MESSAGE}. Enter it again."
 
     @property
     def login_secret(self) -> str:

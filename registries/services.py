@@ -65,14 +65,13 @@ def registry_update(
 ) -> ContainerRegistry:
     """Apply `fields`; a secret given as None keeps the stored one (for the same Auth Type).
 
-    With `expected_version`, the save is refused with RegistryChangedError when the registry
-    was saved by someone else after that version was read.
+    `expected_version` is the version the editor read. The save is refused with
+    RegistryChangedError when the registry was saved by someone else since, and also when no
+    version is given: an edit that does not say what it was based on could overwrite anything.
     """
-    queryset = ContainerRegistry.objects.filter(pk=registry.pk)
-    if expected_version is not None:
-        queryset = queryset.filter(version=expected_version)
+    queryset = ContainerRegistry.objects.filter(pk=registry.pk, version=expected_version)
     # The conditional bump is the lock: of two concurrent saves based on one version, one wins.
-    if not queryset.update(version=F("version") + 1):
+    if expected_version is None or not queryset.update(version=F("version") + 1):
         raise RegistryChangedError(ContainerRegistry.objects.filter(pk=registry.pk).first())
     stored = ContainerRegistry.objects.get(pk=registry.pk)
     before = _audited_fields(stored)

@@ -38,6 +38,12 @@ _PATH_COMPONENT_RE = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 _WHITESPACE_RE = re.compile(r"\s")
 _SCHEME_RE = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://")
+# ASCII digits only: str.isdigit() accepts "²" (which int() refuses) and Arabic-Indic digits
+# (which int() reads as ASCII ones).
+_ID_RE = re.compile(r"[0-9]{1,19}")
+_PORT_RE = re.compile(r"[0-9]{1,5}")
+# The largest primary key and version the database holds (a signed 64-bit integer).
+MAX_ID = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -57,17 +63,25 @@ class NormalizedAddress:
 
 
 def without_userinfo(raw: str) -> str:
-    """The typed address with any `user:password@` taken out, safe to show again."""
-    scheme = _SCHEME_RE.match(raw.strip())
-    start = scheme.end() if scheme else 0
+    """The typed address with any `user:password@` taken out, safe to show again.
+
+    Everything between the scheme and the last `@` goes, whatever it holds: a password may
+    contain `/`, `?`, `#` or `@` itself, and no valid address has an `@` anywhere else.
+    """
     text = raw.strip()
-    hostpart_end = len(text)
-    for separator in "/?#":
-        index = text.find(separator, start)
-        if index != -1:
-            hostpart_end = min(hostpart_end, index)
-    at = text.rfind("@", start, hostpart_end)
+    scheme = _SCHEME_RE.match(text)
+    start = scheme.end() if scheme else 0
+    at = text.rfind("@", start)
     return text if at == -1 else text[:start] + text[at + 1 :]
+
+
+def parse_id(raw: str) -> int | None:
+    """A primary key or version as a client sent it, or None unless it is plain ASCII digits
+    of a size the database can hold."""
+    if not isinstance(raw, str) or not _ID_RE.fullmatch(raw):
+        return None
+    value = int(raw)
+    return value if value <= MAX_ID else None
 
 
 def split_key(key: str) -> tuple[str, str]:
@@ -161,7 +175,7 @@ def _split_port(hostport: str) -> tuple[str, int | None]:
         host, port_text = hostport, None
     if port_text is None:
         return host, None
-    if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+    if not _PORT_RE.fullmatch(port_text) or not 1 <= int(port_text) <= 65535:
         raise ValidationError("The port must be a number from 1 to 65535.", code="port")
     return host, int(port_text)
 

@@ -26,11 +26,11 @@ from orgsettings.audit import client_ip
 from orgsettings.models import Membership
 from orgsettings.nav import settings_context
 
-from . import advice, probing
-from .forms import RegistryForm, RegistryTestForm
+from . import advice, connection_test
+from .forms import RegistryForm, RegistryTestForm, changed_message
 from .models import ContainerRegistry
 from .services import RegistryChangedError, registry_create, registry_delete, registry_update
-from .validation import normalize_address
+from .validation import normalize_address, parse_id
 
 PAGE = "registries/registries.html"
 
@@ -118,7 +118,7 @@ def registry_edit_view(request: HttpRequest, slug: str, pk: int) -> HttpResponse
                 **form.registry_fields(),
             )
         except RegistryChangedError as changed:
-            form.add_error(None, _changed_message(changed.current))
+            form.add_error(None, changed_message(changed.current))
         else:
             message = _saved_message(registry, "saved", form)
             if request.htmx:
@@ -209,16 +209,6 @@ def _saved_message(registry: ContainerRegistry, verb: str, form: RegistryForm) -
     return " ".join(parts)
 
 
-def _changed_message(current: ContainerRegistry | None) -> str:
-    if current is None:
-        return "This registry was deleted by someone else while you were editing it."
-    who = current.updated_by.get_username() if current.updated_by else "someone else"
-    return (
-        f"This registry was changed by {who} since you opened it. Your changes were not saved: "
-        "reload to see the current values, then make your change again."
-    )
-
-
 # --- Test connection --------------------------------------------------------------------------
 # Both views log in to a registry from this server, now. They never hold a database transaction
 # open during that network I/O (non_atomic_requests keeps it so even with ATOMIC_REQUESTS), and
@@ -245,7 +235,9 @@ def registry_test_form_view(request: HttpRequest, slug: str) -> HttpResponse:
             # The Test button targets the result slot; errors belong to the whole form.
             response = reswap(retarget(response, "#registry-form"), "outerHTML")
         return response
-    report = probing.throttle(request.user) or probing.check_login(form.registry_to_test())
+    report = connection_test.take_test_slot(request.user) or connection_test.check_login(
+        form.registry_to_test()
+    )
     if request.htmx:
         response = _render(request, f"{PAGE}#probe-result", {"report": report})
     else:
@@ -263,7 +255,7 @@ def registry_test_stored_view(request: HttpRequest, slug: str, pk: int) -> HttpR
     membership = membership_or_404(request.user, slug)
     require_registry_manager(membership)
     registry = _registry_or_404(membership, pk)
-    report = probing.throttle(request.user) or probing.check_login(registry)
+    report = connection_test.take_test_slot(request.user) or connection_test.check_login(registry)
     if request.htmx:
         response = _render(request, f"{PAGE}#probe-result", {"report": report})
     else:
@@ -275,12 +267,13 @@ def registry_test_stored_view(request: HttpRequest, slug: str, pk: int) -> HttpR
 def _edited_registry_or_404(membership: Membership, raw_id: str) -> ContainerRegistry | None:
     if not raw_id:
         return None
-    if not raw_id.isdigit():
+    pk = parse_id(raw_id)
+    if pk is None:
         raise Http404("No such registry.")
-    return _registry_or_404(membership, int(raw_id))
+    return _registry_or_404(membership, pk)
 
 
-def _with_throttle_status(response: HttpResponse, report: probing.Report) -> HttpResponse:
+def _with_throttle_status(response: HttpResponse, report: connection_test.Report) -> HttpResponse:
     """Our own rate limit answers 429 with Retry-After (app.js lets htmx show its message)."""
     if report.retry_after:
         response.status_code = 429

@@ -4,14 +4,24 @@ import os
 import sys
 
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from orgsettings.models import Role
 
 from .factories import MembershipFactory, OrganizationFactory, UserFactory
 
-# Shared fixtures: the fake Kubernetes API server (fake_kube, kubeconfig_path), and the real
-# registry with its certificates for the connection tests (htpasswd_registry, pki, connections).
-pytest_plugins = ["tests.fakekube", "tests.registry_server"]
+# Shared fixtures: the network guard every test runs under (network_guard, connections), the
+# fake Kubernetes API server (fake_kube, kubeconfig_path), and the real registry with its
+# certificates for the connection tests (htpasswd_registry, pki).
+# Property tests: a bounded number of examples in the suite; HYPOTHESIS_PROFILE=fuzz for a long
+# one-off search. Examples share a test's database transaction, so each cleans up what it needs.
+_PROFILE = {"deadline": None, "suppress_health_check": [HealthCheck.function_scoped_fixture]}
+hypothesis_settings.register_profile("suite", max_examples=30, **_PROFILE)
+hypothesis_settings.register_profile("fuzz", max_examples=2_000, **_PROFILE)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "suite"))
+
+pytest_plugins = ["tests.network_guard", "tests.fakekube", "tests.registry_server"]
 
 
 @pytest.fixture(autouse=True)

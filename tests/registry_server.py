@@ -1,4 +1,4 @@
-"""The real registry the connection tests log in to, its certificates, and a network guard.
+"""The real registry the connection tests log in to, and its certificates.
 
 Shared by the engine's tests (tests/test_probe.py) and the Settings page's (tests/test_probe_views.py,
 tests/browser/): one CNCF distribution registry (Debian's docker-registry) with an htpasswd login
@@ -9,7 +9,6 @@ that need it skip, except on CI (CI=true), where they fail.
 from __future__ import annotations
 
 import datetime
-import ipaddress
 import json
 import shutil
 import socket
@@ -218,22 +217,3 @@ def local_registry(settings, pki: Pki, htpasswd_registry: int) -> str:
     settings.REGISTRY_PROBE_CA_BUNDLE = str(pki.ca_pem)
     settings.REGISTRY_PROBE_TIMEOUT = 3
     return f"localhost:{htpasswd_registry}"
-
-
-# --- the guard that keeps tests on this machine -----------------------------------------------
-
-
-@pytest.fixture
-def connections(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
-    """Every address a socket connected to; anything but loopback is refused before it leaves."""
-    attempts: list[tuple[str, int]] = []
-    real_connect = socket.socket.connect
-
-    def guarded_connect(sock: socket.socket, address: tuple) -> None:
-        attempts.append((address[0], address[1]))
-        if not ipaddress.ip_address(address[0]).is_loopback:
-            raise ConnectionRefusedError(111, "refused by the test guard")
-        real_connect(sock, address)
-
-    monkeypatch.setattr(socket.socket, "connect", guarded_connect)
-    return attempts

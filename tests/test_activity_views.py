@@ -117,7 +117,7 @@ def test_activity_page_past_the_end_shows_the_last_page(client, organization, ow
 
 def test_activity_says_password_changed_without_the_secret(client, organization, owner):
     registry = RegistryFactory(organization=organization, password="old-one")
-    registry_update(registry, actor=owner, expected_version=None, password=SECRET)
+    registry_update(registry, actor=owner, expected_version=registry.version, password=SECRET)
     client.force_login(owner)
 
     text = client.get(_url(organization)).text

@@ -217,6 +217,24 @@ def test_organization_added_in_admin_is_audited(superuser_client, superuser):
     assert (event.organization.slug, event.actor) == ("newco", superuser)
 
 
+def test_organization_name_with_an_escape_sequence_is_refused_in_the_admin(superuser_client):
+    organization = Organization(name="\x1b[31mNew Co", slug="newco", namespace="org-newco")
+    response = superuser_client.post(
+        _url(f"{ORGANIZATIONS}_add"), _organization_data(organization, [])
+    )
+
+    assert response.status_code == 200
+    assert "The name cannot contain control characters." in response.text
+    assert not Organization.objects.filter(slug="newco").exists()
+
+
+def test_organization_name_is_cleaned_in_the_admin_as_on_the_settings_page(superuser_client):
+    organization = Organization(name="  New\tCo ", slug="newco", namespace="org-newco")
+    superuser_client.post(_url(f"{ORGANIZATIONS}_add"), _organization_data(organization, []))
+
+    assert Organization.objects.get(slug="newco").name == "New Co"
+
+
 def test_inline_adds_a_member_through_the_service(superuser_client, superuser):
     organization, bob = OrganizationFactory(), UserFactory(username="bob")
 
@@ -440,13 +458,64 @@ def test_registry_change_form_never_renders_the_stored_secret(superuser_client):
 def test_registry_edit_based_on_an_old_version_is_refused(superuser_client):
     registry = RegistryFactory(display_name="Before")
     stale = _registry_data(registry, display_name="Mine")
-    registry_update(registry, actor=None, expected_version=None, display_name="Theirs")
+    registry_update(registry, actor=None, expected_version=1, display_name="Theirs")
 
     response = superuser_client.post(_url(f"{REGISTRIES}_change", registry.pk), stale)
 
     assert "changed by someone else" in response.text
     registry.refresh_from_db()
     assert registry.display_name == "Theirs"
+
+
+@pytest.mark.parametrize("version", [None, "", "abc", "\u00b2"])
+def test_registry_edit_without_a_usable_version_is_refused_like_a_stale_one(
+    superuser_client, version
+):
+    registry = RegistryFactory(display_name="Before")
+    data = _registry_data(registry, display_name="Scripted")
+    if version is None:
+        del data["version"]
+    else:
+        data["version"] = version
+
+    response = superuser_client.post(_url(f"{REGISTRIES}_change", registry.pk), data)
+
+    assert response.status_code == 200
+    assert "changed by someone else since you opened it" in response.text
+    registry.refresh_from_db()
+    assert registry.display_name == "Before"
+
+
+def test_save_that_loses_the_race_after_the_form_check_says_so_without_a_500(
+    superuser_client, monkeypatch
+):
+    # Another operator saves after this form's version check passed and before its save.
+    from registries.admin import RegistryAdminForm
+
+    registry = RegistryFactory(display_name="Before")
+    checked = RegistryAdminForm.clean
+
+    def clean_then_someone_saves(form):
+        cleaned = checked(form)
+        registry_update(
+            registry, actor=None, expected_version=registry.version, display_name="Theirs"
+        )
+        return cleaned
+
+    monkeypatch.setattr(RegistryAdminForm, "clean", clean_then_someone_saves)
+    response = superuser_client.post(
+        _url(f"{REGISTRIES}_change", registry.pk),
+        _registry_data(registry, display_name="Mine"),
+        follow=True,
+    )
+
+    assert response.status_code == 200
+    messages = [str(m) for m in response.context["messages"]]
+    assert any("changed by someone else since you opened it" in m for m in messages)
+    assert not any("was changed successfully" in m for m in messages)
+    registry.refresh_from_db()
+    assert registry.display_name == "Theirs"
+    assert not LogEntry.objects.filter(object_id=str(registry.pk)).exists()
 
 
 def test_registry_deleted_in_admin_goes_through_the_service(superuser_client, superuser):
@@ -759,3 +828,56 @@ def test_test_connection_action_reports_each_row(superuser_client, local_registr
     messages = [str(m) for m in response.context["messages"]]
     assert any(m.startswith(f"{good.organization.slug} / Good") and "Basic" in m for m in messages)
     assert any(m.startswith(f"{bad.organization.slug} / Bad") and "✕" in m for m in messages)
+
+
+def test_test_connection_action_needs_the_credentials_permission(client, connections):
+    registry = RegistryFactory(display_name="Mirror", address="10.1.2.3:5000")
+    # Everything but the credentials permission.
+    client.force_login(_staff(*VIEW_PERMISSIONS, *REGISTRY_PERMISSIONS))
+    changelist = _url(f"{REGISTRIES}_changelist")
+
+    assert "Mirror" in client.get(changelist).text
+    assert "test_connection" not in client.get(changelist).text
+    response = client.post(
+        changelist,
+        {"action": "test_connection", "_selected_action": [registry.pk]},
+        follow=True,
+    )
+
+    messages = [str(m) for m in response.context["messages"]]
+    assert not any("Mirror" in m for m in messages)
+    assert connections == []
+
+
+def test_test_connection_action_is_offered_with_the_credentials_permission(client, operator):
+    RegistryFactory()  # the admin offers actions only for a list with rows
+    client.force_login(operator)
+    assert "test_connection" in client.get(_url(f"{REGISTRIES}_changelist")).text
+
+
+def test_test_connection_action_counts_against_the_rate_limit(
+    client, operator, settings, connections
+):
+    from django.core.cache import cache
+
+    cache.clear()
+    settings.REGISTRY_PROBE_RATE = "2/m"
+    registries = [
+        RegistryFactory(display_name=f"Mirror {n}", address=f"10.1.2.{n}:5000") for n in range(3)
+    ]
+    client.force_login(operator)
+
+    response = client.post(
+        _url(f"{REGISTRIES}_changelist"),
+        {"action": "test_connection", "_selected_action": [r.pk for r in registries]},
+        follow=True,
+    )
+
+    messages = [str(m) for m in response.context["messages"]]
+    assert sum("Address not allowed" in m for m in messages) == 2
+    assert any("Too many tests" in m and "Mirror 2" in m for m in messages)
+    # The person's limit is used up for the Settings page too.
+    from registries import connection_test
+
+    assert connection_test.take_test_slot(operator) is not None
+    assert connections == []

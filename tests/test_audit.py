@@ -166,7 +166,11 @@ def test_registry_events_never_contain_the_secret():
     organization, alice = OrganizationFactory(), UserFactory()
     registry = _create(organization, alice)
     registry = registry_update(
-        registry, actor=alice, expected_version=None, auth_type=AuthType.TOKEN, token=TOKEN
+        registry,
+        actor=alice,
+        expected_version=registry.version,
+        auth_type=AuthType.TOKEN,
+        token=TOKEN,
     )
     registry_delete(registry, actor=alice)
 
@@ -178,7 +182,7 @@ def test_registry_events_never_contain_the_secret():
 def test_registry_update_with_new_password_records_only_password_changed():
     registry, alice = RegistryFactory(password="old-password-1"), UserFactory()
 
-    registry_update(registry, actor=alice, expected_version=None, password=SECRET)
+    registry_update(registry, actor=alice, expected_version=registry.version, password=SECRET)
 
     event = _only_event(action=AuditAction.REGISTRY_UPDATED)
     assert event.changes == {"password": {"secret": "changed"}}
@@ -188,7 +192,9 @@ def test_registry_update_with_new_password_records_only_password_changed():
 def test_registry_update_with_blank_password_records_no_password_change():
     registry, alice = RegistryFactory(), UserFactory()
 
-    registry_update(registry, actor=alice, expected_version=None, password=None, username="bot")
+    registry_update(
+        registry, actor=alice, expected_version=registry.version, password=None, username="bot"
+    )
 
     assert _only_event(action=AuditAction.REGISTRY_UPDATED).changes == {
         "username": {"old": "robot", "new": "bot"}
@@ -199,7 +205,11 @@ def test_registry_update_switching_to_token_records_password_removed_and_token_s
     registry, alice = RegistryFactory(), UserFactory()
 
     registry_update(
-        registry, actor=alice, expected_version=None, auth_type=AuthType.TOKEN, token=TOKEN
+        registry,
+        actor=alice,
+        expected_version=registry.version,
+        auth_type=AuthType.TOKEN,
+        token=TOKEN,
     )
 
     changes = _only_event(action=AuditAction.REGISTRY_UPDATED).changes
@@ -212,7 +222,7 @@ def test_registry_update_that_changes_nothing_records_nothing():
     registry, alice = RegistryFactory(), UserFactory()
 
     registry_update(
-        registry, actor=alice, expected_version=None, display_name=registry.display_name
+        registry, actor=alice, expected_version=registry.version, display_name=registry.display_name
     )
 
     assert not AuditEvent.objects.exists()

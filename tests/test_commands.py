@@ -54,6 +54,26 @@ def test_create_org_fails_clearly_on_bad_input(args, message):
     assert not Organization.objects.exists()
 
 
+def test_create_org_cleans_the_name_as_the_settings_form_does():
+    run("create_org", "acme", "--name", "\t Acme \t  Inc\n")
+    assert Organization.objects.get(slug="acme").name == "Acme Inc"
+
+
+@pytest.mark.parametrize(
+    "name", ["Acme\x00", "\x1b[31mAcme\x1b[0m", "Ac\x7fme", "\u202eemcA", "\t"]
+)
+def test_create_org_refuses_names_the_settings_form_refuses(name):
+    with pytest.raises(CommandError, match="name: "):
+        run("create_org", "acme", "--name", name)
+    assert not Organization.objects.exists()
+
+
+def test_create_org_with_a_nul_in_the_owner_name_says_no_such_user():
+    with pytest.raises(CommandError, match="No user named"):
+        run("create_org", "acme", "--name", "Acme", "--owner", "oli\x00via")
+    assert not Organization.objects.exists()
+
+
 def test_create_org_refuses_a_taken_slug():
     OrganizationFactory(slug="acme")
     with pytest.raises(CommandError, match="slug"):
@@ -104,7 +124,10 @@ def test_bootstrap_demo_on_an_empty_database_prints_a_working_login(client):
         for line in output.splitlines()
         if line.startswith(("Username: ", "Password: "))
     )
-    assert client.login(username=lines["Username"], password=lines["Password"])
+    # Through the login page, as a person would (the login throttle needs the request).
+    credentials = {"username": lines["Username"], "password": lines["Password"]}
+    assert client.post("/accounts/login/", credentials).status_code == 302
+    assert "_auth_user_id" in client.session
     assert Membership.objects.get(user__username=lines["Username"]).role == Role.OWNER
 
 

@@ -251,3 +251,29 @@ def test_password_typed_into_an_address_with_other_mistakes_is_not_shown_again(o
     assert form.errors["address"] == [
         "Do not put credentials in the address; use the Username and Password fields."
     ]
+
+
+def test_password_with_url_separators_typed_into_the_address_is_not_shown_again(organization):
+    form = RegistryForm(
+        basic(address="https://bob:Ab3/x?y#z@reg.example.com/team"), organization=organization
+    )
+    assert not form.is_valid()
+    html = str(form["address"])
+    assert "Ab3" not in html
+    assert 'value="https://reg.example.com/team"' in html
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("Git\x00Hub", "Null characters are not allowed."),
+        ("\x1b[31mGitHub\x1b[0m", "The name cannot contain control characters."),
+        ("Git\x7fHub", "The name cannot contain control characters."),
+        ("Git\x9bHub", "The name cannot contain control characters."),
+        ("\u202eGitHub", "The name cannot contain control characters."),
+    ],
+)
+def test_display_name_with_control_characters_is_refused(organization, name, message):
+    form = RegistryForm(basic(display_name=name), organization=organization)
+    assert not form.is_valid()
+    assert form.errors["display_name"] == [message]

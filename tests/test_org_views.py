@@ -80,6 +80,26 @@ def test_owner_cannot_rename_to_blank(client, organization, owner):
     assert organization.name == "Acme"
 
 
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("Acme\x00", "Null characters are not allowed."),
+        ("\x1b[31mAcme\x1b[0m", "The name cannot contain control characters."),
+        ("Ac\x7fme", "The name cannot contain control characters."),
+        ("\u202eemcA", "The name cannot contain control characters."),
+    ],
+)
+def test_owner_cannot_rename_to_a_name_with_control_characters(
+    client, organization, owner, name, message
+):
+    client.force_login(owner)
+    response = client.post(general(organization), {"name": name})
+    assert response.status_code == 200
+    assert message in response.text
+    organization.refresh_from_db()
+    assert organization.name == "Acme"
+
+
 @pytest.mark.parametrize("user_fixture", ["org_admin", "member"])
 def test_only_owners_can_rename(client, organization, request, user_fixture):
     client.force_login(request.getfixturevalue(user_fixture))
@@ -96,3 +116,19 @@ def test_outsider_gets_404_for_the_general_section(client, organization, outside
 
 def test_anonymous_user_is_sent_to_log_in_from_the_general_section(client, organization):
     assert client.get(general(organization))["Location"].startswith(reverse("login"))
+
+
+@pytest.mark.parametrize("path", ["/accounts/login/", "/admin/login/"])
+def test_pages_send_a_policy_allowing_only_the_apps_own_scripts_and_styles(client, path):
+    policy = client.get(path)["Content-Security-Policy"]
+    parts = (part.strip().partition(" ") for part in policy.split(";") if part.strip())
+    directives = {name: value for name, _, value in parts}
+    assert directives["script-src"] == "'self'"
+    assert directives["style-src"] == "'self'"
+    assert directives["default-src"] == "'none'"
+    assert directives["frame-ancestors"] == "'none'"
+    assert "unsafe" not in policy
+
+
+def test_htmx_is_told_not_to_inject_its_inline_indicator_style(client):
+    assert '"includeIndicatorStyles": false' in client.get("/accounts/login/").text

@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
-from registries.probe import (
+from registries.connection_test import (
     OUTCOMES,
     ProbeOptions,
     ProbeResult,
@@ -668,6 +668,7 @@ def test_host_name_with_any_internal_address_is_blocked(monkeypatch, connections
     assert connections == []
 
 
+@pytest.mark.expects_refused_connections
 def test_allowed_network_lets_a_private_address_through(connections):
     # The guard refuses the connection before it leaves this machine; what matters is that the
     # probe tried the allowed private address instead of blocking it.
@@ -840,3 +841,24 @@ def test_allowed_networks_setting_parses_a_comma_separated_list():
         ipaddress.ip_network("fd00::/8"),
         ipaddress.ip_network("192.168.1.7/32"),
     )
+
+
+def test_secret_echoed_in_another_case_is_hidden_too(serve, options):
+    # Host names and challenge schemes come back lower-cased: a mixed-case password must not.
+    secret = "S3cr3t-Echoed-Back"
+    realm = {**REGISTRY_HEADERS, "WWW-Authenticate": f'Bearer realm="http://{secret}.example/t"'}
+    scheme = {**REGISTRY_HEADERS, "WWW-Authenticate": f'{secret} realm="x"'}
+    messages = [
+        probe_registry(
+            address=f"localhost:{serve(answer(401, headers)).port}",
+            plain_http=False,
+            username=USERNAME,
+            secret=secret,
+            options=options,
+        ).message
+        for headers in (realm, scheme)
+    ]
+
+    assert "over plain HTTP ([hidden].example)" in messages[0]
+    assert "does not support ([hidden])" in messages[1]
+    assert not any(secret.lower() in message.lower() for message in messages)

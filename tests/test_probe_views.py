@@ -14,9 +14,9 @@ import pytest
 from django.core.cache import cache
 from django.urls import reverse
 
-from registries import probing
+from registries import connection_test
+from registries.connection_test import OUTCOMES, ProbeResult
 from registries.models import AuthType
-from registries.probe import OUTCOMES, ProbeResult
 
 from .factories import OrganizationFactory, RegistryFactory
 from .registry_server import PASSWORD, USERNAME
@@ -36,13 +36,13 @@ def _fresh_rate_limit():
 def probe_calls(monkeypatch) -> list[dict]:
     """What each test asked the engine (it still runs): proves when nothing was tested."""
     calls: list[dict] = []
-    real = probing.probe_registry
+    real = connection_test.probe_registry
 
     def spy(**kwargs):
         calls.append(kwargs)
         return real(**kwargs)
 
-    monkeypatch.setattr(probing, "probe_registry", spy)
+    monkeypatch.setattr(connection_test, "probe_registry", spy)
     return calls
 
 
@@ -115,6 +115,33 @@ def test_registry_id_that_is_not_a_number_is_404(client, organization, owner):
     client.force_login(owner)
     response = client.post(probe_url(organization), form_data("ghcr.io", id="1 or 1=1"), **HX)
     assert response.status_code == 404
+
+
+def _digits_from(zero: int) -> dict[int, int]:
+    """A translation of ASCII digits to the digits of another script starting at `zero`."""
+    return {ord("0") + n: zero + n for n in range(10)}
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        "\u00b2",  # a superscript two: isdigit() says yes, int() raises
+        "1" * 5000,  # past the length int() converts
+        "ARABIC",  # the registry's own id in Arabic-Indic digits
+        "WIDE",  # and in full-width digits
+    ],
+)
+def test_registry_id_in_other_digits_or_too_long_is_404(
+    client, organization, owner, probe_calls, spelling
+):
+    registry = RegistryFactory(organization=organization, address="ghcr.io")
+    arabic = str(registry.pk).translate(_digits_from(0x0660))
+    wide = str(registry.pk).translate(_digits_from(0xFF10))
+    raw = {"ARABIC": arabic, "WIDE": wide}.get(spelling, spelling)
+    client.force_login(owner)
+    response = client.post(probe_url(organization), form_data("ghcr.io", id=raw, password=""), **HX)
+    assert response.status_code == 404
+    assert probe_calls == []
 
 
 @pytest.mark.parametrize("user_fixture", ["owner", "org_admin"])
@@ -213,11 +240,19 @@ def test_invalid_address_shows_the_field_error_and_tests_nothing(
     assert connections == []
 
 
-def test_address_is_tested_as_the_form_normalizes_it(client, organization, owner, probe_calls):
+def test_address_is_tested_as_the_form_normalizes_it(client, organization, owner, monkeypatch):
+    # Only what the engine is asked matters here: Docker Hub itself is not reachable from tests.
+    asked: list[dict] = []
+
+    def engine(**kwargs):
+        asked.append(kwargs)
+        return ProbeResult("dns", "Not looked up in this test.")
+
+    monkeypatch.setattr(connection_test, "probe_registry", engine)
     client.force_login(owner)
     client.post(probe_url(organization), form_data("HTTPS://Index.Docker.IO/v1/"), **HX)
-    assert probe_calls[0]["address"] == "docker.io"
-    assert probe_calls[0]["plain_http"] is False
+    assert asked[0]["address"] == "docker.io"
+    assert asked[0]["plain_http"] is False
 
 
 def test_a_registry_can_be_tested_before_it_is_named_or_while_its_address_is_taken(
@@ -537,7 +572,7 @@ def test_secret_never_appears_in_any_response_or_log(
 
 @pytest.mark.parametrize("name", OUTCOMES)
 def test_every_outcome_has_a_title_an_icon_and_the_engines_message(name):
-    report = probing.report_for(ProbeResult(name, f"The {name} message.", "basic"))
+    report = connection_test.report_for(ProbeResult(name, f"The {name} message.", "basic"))
     assert report.outcome == name
     assert report.title
     assert report.icon in {"✓", "!", "✕"}
@@ -545,7 +580,7 @@ def test_every_outcome_has_a_title_an_icon_and_the_engines_message(name):
 
 
 def test_anonymous_registry_is_not_reported_as_checked_credentials():
-    report = probing.report_for(ProbeResult("ok", "It allows anonymous access.", "none"))
+    report = connection_test.report_for(ProbeResult("ok", "It allows anonymous access.", "none"))
     assert report.outcome == "ok"
     assert report.tone == "warn"
     assert "credentials not checked" in report.title

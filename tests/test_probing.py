@@ -14,8 +14,10 @@ import pytest
 import redis
 from django.core.cache import cache
 
-from registries import probing
+from registries import connection_test
 from registries.checks import probe_settings
+from registries.connection_test import options as operator_options
+from registries.connection_test import rate_limit
 
 from .environment import missing_on_this_machine
 from .factories import UserFactory
@@ -34,7 +36,7 @@ def check_ids() -> set[str]:
 
 
 def test_defaults_refuse_plain_http_and_internal_networks(settings):
-    options = probing.probe_options()
+    options = operator_options.probe_options()
     assert options.allow_http is False
     assert options.allowed_networks == ()
     assert options.ca_bundle is None
@@ -46,7 +48,7 @@ def test_options_follow_the_settings(settings, tmp_path):
     settings.REGISTRY_PROBE_ALLOWED_NETWORKS = ["10.20.0.0/16", "fd00::/8"]
     settings.REGISTRY_PROBE_CA_BUNDLE = str(tmp_path / "ca.pem")
     settings.REGISTRY_PROBE_TIMEOUT = 20
-    options = probing.probe_options()
+    options = operator_options.probe_options()
     assert options.allow_http is True
     assert options.allowed_networks == (
         ipaddress.ip_network("10.20.0.0/16"),
@@ -59,7 +61,7 @@ def test_options_follow_the_settings(settings, tmp_path):
 
 def test_allowed_networks_may_be_one_comma_separated_string(settings):
     settings.REGISTRY_PROBE_ALLOWED_NETWORKS = "10.0.0.0/8, 192.168.5.7"
-    assert len(probing.probe_options().allowed_networks) == 2
+    assert len(operator_options.probe_options().allowed_networks) == 2
 
 
 @pytest.mark.parametrize(
@@ -73,41 +75,41 @@ def test_allowed_networks_may_be_one_comma_separated_string(settings):
     ],
 )
 def test_rate_is_a_number_per_period(value, limit, seconds):
-    assert probing.parse_rate(value) == probing.Rate(limit, seconds)
+    assert operator_options.parse_rate(value) == operator_options.Rate(limit, seconds)
 
 
 @pytest.mark.parametrize("value", ["", "10", "ten/m", "0/m", "10/w", "-1/m"])
 def test_rate_that_is_not_a_number_per_period_is_refused(value):
     with pytest.raises(ValueError, match="not a rate"):
-        probing.parse_rate(value)
+        operator_options.parse_rate(value)
 
 
 def test_rate_over_a_hundred_per_period_asks_for_a_shorter_period():
-    assert probing.parse_rate("100/m") == probing.Rate(100, 60)
+    assert operator_options.parse_rate("100/m") == operator_options.Rate(100, 60)
     with pytest.raises(ValueError, match=r"more than 100 tests per period; use a shorter period"):
-        probing.parse_rate("6000/h")
+        operator_options.parse_rate("6000/h")
 
 
 def test_throttle_counts_each_user_up_to_the_rate(settings):
     settings.REGISTRY_PROBE_RATE = "3/h"
     alice, bob = UserFactory(), UserFactory()
-    assert [probing.throttle(alice) for _ in range(3)] == [None, None, None]
-    refused = probing.throttle(alice)
+    assert [connection_test.take_test_slot(alice) for _ in range(3)] == [None, None, None]
+    refused = connection_test.take_test_slot(alice)
     assert refused is not None
     assert 1 <= refused.retry_after <= 3600
     assert "limited to 3 per hour for each person" in refused.message
-    assert probing.throttle(bob) is None
+    assert connection_test.take_test_slot(bob) is None
 
 
 def test_throttle_window_slides_with_each_test(settings, monkeypatch):
     settings.REGISTRY_PROBE_RATE = "2/m"
     user = UserFactory()
     clock = {"now": 6_000_030.0}  # 30 s into a minute
-    monkeypatch.setattr(probing.time, "time", lambda: clock["now"])
+    monkeypatch.setattr(rate_limit.time, "time", lambda: clock["now"])
 
     def throttle_at(seconds_later: float):
         clock["now"] = 6_000_030.0 + seconds_later
-        return probing.throttle(user)
+        return connection_test.take_test_slot(user)
 
     assert throttle_at(0) is None
     assert throttle_at(20) is None
@@ -125,20 +127,22 @@ def test_refused_tests_do_not_push_the_next_allowed_one_back(settings, monkeypat
     settings.REGISTRY_PROBE_RATE = "1/m"
     user = UserFactory()
     clock = {"now": 6_000_000.0}
-    monkeypatch.setattr(probing.time, "time", lambda: clock["now"])
-    assert probing.throttle(user) is None
+    monkeypatch.setattr(rate_limit.time, "time", lambda: clock["now"])
+    assert connection_test.take_test_slot(user) is None
     for second in range(1, 60, 5):
         clock["now"] = 6_000_000.0 + second
-        assert probing.throttle(user).retry_after == 60 - second
+        assert connection_test.take_test_slot(user).retry_after == 60 - second
     clock["now"] = 6_000_060.0
-    assert probing.throttle(user) is None
+    assert connection_test.take_test_slot(user) is None
 
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 THROTTLE_IN_ANOTHER_PROCESS = """
 from types import SimpleNamespace
-from registries import probing
-report = probing.throttle(SimpleNamespace(pk="{pk}"))
+from registries import connection_test
+from registries.connection_test import options as operator_options
+from registries.connection_test import rate_limit
+report = connection_test.take_test_slot(SimpleNamespace(pk="{pk}"))
 print("refused" if report else "allowed")
 """
 
@@ -178,7 +182,7 @@ def test_web_processes_sharing_redis_share_one_limit(settings, redis_cache):
     ]
     answers = sorted(process.communicate(timeout=60)[0].strip() for process in processes)
     assert answers == ["allowed"] * 3 + ["refused"] * 2
-    refused = probing.throttle(SimpleNamespace(pk=redis_cache))
+    refused = connection_test.take_test_slot(SimpleNamespace(pk=redis_cache))
     assert refused is not None
     # The oldest slot was taken after `started`, so it frees at most 60 s from then.
     assert 60 - (time.time() - started) - 1 <= refused.retry_after <= 60

@@ -8,6 +8,7 @@ import pytest
 from django.urls import reverse
 
 from registries.models import AuthType, ContainerRegistry
+from registries.services import registry_update
 
 from .factories import OrganizationFactory, RegistryFactory
 
@@ -344,6 +345,25 @@ def test_second_of_two_concurrent_edits_is_told_someone_else_changed_it(
     assert "changed by adam since you opened it" in response.text
     registry.refresh_from_db()
     assert registry.display_name == "By Adam"
+
+
+@pytest.mark.parametrize("version", [None, "", "abc", "\u00b2", "1" * 5000])
+def test_edit_without_a_usable_version_is_refused_like_a_stale_one(
+    client, organization, owner, org_admin, version
+):
+    registry = RegistryFactory(organization=organization, display_name="Original")
+    registry_update(registry, actor=org_admin, expected_version=1, username="robot")
+    data = edit_data(registry, display_name="Scripted")
+    if version is None:
+        del data["version"]
+    else:
+        data["version"] = version
+    client.force_login(owner)
+    response = client.post(url("edit", organization, registry), data, **HX)
+    assert response.status_code == 200
+    assert "changed by adam since you opened it" in response.text
+    registry.refresh_from_db()
+    assert registry.display_name == "Original"
 
 
 def test_edit_form_title_shows_the_stored_name_while_errors_are_shown(client, organization, owner):

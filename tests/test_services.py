@@ -148,3 +148,11 @@ def test_user_deletion_keeps_the_registry(organization):
     user.delete()
     registry.refresh_from_db()
     assert registry.created_by is None
+
+
+def test_update_without_an_expected_version_is_refused_and_changes_nothing(owner):
+    registry = RegistryFactory(display_name="Before")
+    with pytest.raises(RegistryChangedError):
+        registry_update(registry, actor=owner, expected_version=None, display_name="After")
+    registry.refresh_from_db()
+    assert (registry.display_name, registry.version) == ("Before", 1)

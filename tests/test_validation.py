@@ -8,8 +8,10 @@ from django.core.exceptions import ValidationError
 from registries.validation import (
     DOCKER_HUB_KEY,
     normalize_address,
+    parse_id,
     validate_secret,
     validate_username,
+    without_userinfo,
 )
 
 
@@ -97,6 +99,9 @@ def test_https_scheme_is_not_plain_http():
         ("ghcr.io:0", "port"),
         ("ghcr.io:65536", "port"),
         ("ghcr.io:http", "port"),
+        # Digits of other scripts are not port numbers (int() would read some of them).
+        ("ghcr.io:\u00b2", "port"),
+        ("ghcr.io:\u0665\u0660\u0660\u0660", "port"),
         ("bad_host.example.com", "host"),
         ("-bad.example.com", "host"),
         ("a..b.com", "host"),
@@ -186,3 +191,43 @@ def test_index_docker_io_note_does_not_claim_it_would_match_nothing():
     note = normalize_address("https://index.docker.io/v1/").note
     assert "would match none" not in note
     assert "docker.io" in note
+
+
+@pytest.mark.parametrize(
+    ("typed", "shown"),
+    [
+        ("https://bob:Ab3/x@reg.example.com", "https://reg.example.com"),
+        ("https://bob:Ab3?x@reg.example.com/team", "https://reg.example.com/team"),
+        ("bob:Ab3#x@reg.example.com", "reg.example.com"),
+        ("bob:p@ss/w?o#rd@reg.example.com:5000", "reg.example.com:5000"),
+        ("https://reg.example.com/team", "https://reg.example.com/team"),
+    ],
+)
+def test_the_whole_userinfo_is_dropped_whatever_the_password_holds(typed, shown):
+    assert without_userinfo(typed) == shown
+    if typed != shown:
+        with pytest.raises(ValidationError) as raised:
+            normalize_address(typed)
+        assert raised.value.code == "userinfo"
+
+
+@pytest.mark.parametrize(
+    ("raw", "parsed"),
+    [
+        ("1", 1),
+        ("42", 42),
+        ("9223372036854775807", 9223372036854775807),
+        ("", None),
+        ("\u00b2", None),
+        ("\u0661", None),
+        ("\uff11", None),
+        ("1" * 5000, None),
+        ("9223372036854775808", None),
+        ("-1", None),
+        (" 1", None),
+        ("1\n", None),
+        ("0x1", None),
+    ],
+)
+def test_ids_are_ascii_digits_of_bounded_size(raw, parsed):
+    assert parse_id(raw) == parsed

@@ -2,7 +2,7 @@
 
 import django.core.validators
 import django.db.models.deletion
-import django_cryptography.fields
+import registries.encryption
 from django.db import migrations, models
 
 
@@ -21,7 +21,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('name', models.CharField(max_length=40, unique=True, validators=[django.core.validators.RegexValidator('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', 'Use lower-case letters, digits and hyphens, starting and ending with a letter or digit.')])),
                 ('connection', models.CharField(choices=[('in-cluster', 'In-cluster service account'), ('kubeconfig', 'Kubeconfig')], max_length=20)),
-                ('kubeconfig', django_cryptography.fields.encrypt(models.TextField(blank=True, verbose_name='Kubeconfig'))),
+                ('kubeconfig', registries.encryption.EncryptedTextField(blank=True, verbose_name='Kubeconfig')),
                 ('is_default', models.BooleanField(default=False, help_text='New organizations are placed on the default cluster.', verbose_name='default for new organizations')),
                 ('config_version', models.PositiveIntegerField(default=1, editable=False)),
                 ('created_at', models.DateTimeField(auto_now_add=True)),

@@ -2,7 +2,7 @@
 
 import django.db.models.deletion
 import django.db.models.functions.text
-import django_cryptography.fields
+import registries.encryption
 from django.conf import settings
 from django.db import migrations, models
 
@@ -26,8 +26,8 @@ class Migration(migrations.Migration):
                 ('plain_http', models.BooleanField(default=False, help_text='The address was entered with http://.', verbose_name='Plain HTTP')),
                 ('auth_type', models.CharField(choices=[('BasicAuth', 'BasicAuth'), ('Token', 'Token')], max_length=10, verbose_name='Auth Type')),
                 ('username', models.CharField(blank=True, max_length=255, verbose_name='Username')),
-                ('password', django_cryptography.fields.encrypt(models.TextField(blank=True, verbose_name='Password'))),
-                ('token', django_cryptography.fields.encrypt(models.TextField(blank=True, verbose_name='Token'))),
+                ('password', registries.encryption.EncryptedTextField(blank=True, verbose_name='Password')),
+                ('token', registries.encryption.EncryptedTextField(blank=True, verbose_name='Token')),
                 ('version', models.PositiveIntegerField(default=1)),
                 ('created_at', models.DateTimeField(auto_now_add=True)),
                 ('updated_at', models.DateTimeField(auto_now=True)),

@@ -60,10 +60,41 @@ def browser(chromium_path: str) -> Iterator[Browser]:
         browser.close()
 
 
+# Every page runs under the app's Content-Security-Policy. Chromium reports each violation on the
+# console ("Refused to ..."), and the page's `securitypolicyviolation` events are forwarded there
+# too; any of them fails the test (see csp_violations).
+_REPORT_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  console.error(`CSP violation: ${event.violatedDirective} blocked ${event.blockedURI || "inline"}`);
+});
+"""
+_violations: list[str] = []
+
+
+def _record_violation(message) -> None:
+    text = message.text
+    if "Content Security Policy" in text or text.startswith("CSP violation:"):
+        _violations.append(f"{message.type}: {text}")
+
+
 def new_page(browser: Browser, live_server, **context_options) -> Page:
     options = {"viewport": DESKTOP, "color_scheme": "light", **context_options}
     context = browser.new_context(base_url=live_server.url, **options)
+    context.add_init_script(_REPORT_VIOLATIONS)
+    context.on("console", _record_violation)
     return context.new_page()
+
+
+@pytest.fixture(autouse=True)
+def csp_violations() -> Iterator[list[str]]:
+    """The Content-Security-Policy violations of this test's pages; any left at the end fails it.
+    A test that provokes one on purpose takes this fixture and empties the list."""
+    _violations.clear()
+    yield _violations
+    found = list(_violations)
+    _violations.clear()
+    if found:
+        pytest.fail("Content-Security-Policy violations:\n" + "\n".join(found), pytrace=False)
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import pytest
 from django.core.cache import cache
 from playwright.sync_api import Locator, Page, expect
 
-from registries import probing
+from registries import connection_test
 from tests.factories import RegistryFactory
 from tests.registry_server import PASSWORD, USERNAME, free_port
 
@@ -221,9 +221,11 @@ def test_each_outcome_looks_right_in_the_dialog(
 
 
 def test_spinner_shows_while_the_test_runs(page, owner, local_registry, monkeypatch):
-    real = probing.check_login
+    real = connection_test.check_login
     # The live server runs in this process: a slower test leaves time to see the spinner.
-    monkeypatch.setattr(probing, "check_login", lambda registry: time.sleep(1) or real(registry))
+    monkeypatch.setattr(
+        connection_test, "check_login", lambda registry: time.sleep(1) or real(registry)
+    )
     open_registries(page, owner)
     dialog = open_new_registry_dialog(page, local_registry)
 

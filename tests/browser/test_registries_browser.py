@@ -402,3 +402,47 @@ def test_screenshots_of_the_registries_page_and_the_create_dialog(page, owner, o
     dialog.get_by_label("Address").fill("registry.gitlab.com")
     expect(dialog.get_by_text("GitLab: a deploy token's username")).to_be_visible()
     screenshot(page, "settings-registries-dialog", copy_to=DOCS / "settings-registries-dialog.png")
+
+
+def test_pages_run_under_a_policy_that_blocks_inline_scripts_and_styles(
+    page: Page, organization, owner, csp_violations
+):
+    log_in(page, owner)
+    page.goto(f"/orgs/{organization.slug}/settings/registries/")
+    page.evaluate(
+        """() => {
+            const script = document.createElement("script");
+            script.textContent = "window.injected = true";
+            document.body.append(script);
+            const style = document.createElement("style");
+            style.textContent = "body { background: red }";
+            document.head.append(style);
+        }"""
+    )
+    expect(page.locator("body")).to_be_visible()
+    assert page.evaluate("() => window.injected === undefined")
+    assert (
+        page.evaluate("() => getComputedStyle(document.body).backgroundColor") != "rgb(255, 0, 0)"
+    )
+    assert any("script-src" in v for v in csp_violations), csp_violations
+    assert any("style-src" in v for v in csp_violations), csp_violations
+    csp_violations.clear()
+
+
+def test_the_admin_and_the_login_page_run_without_violations(page: Page, organization):
+    from tests.factories import UserFactory
+
+    registry = RegistryFactory(organization=organization)
+    log_in(page, UserFactory(username="root", is_staff=True, is_superuser=True))
+    for path in (
+        "/admin/",
+        "/admin/registries/containerregistry/",
+        f"/admin/registries/containerregistry/{registry.pk}/change/",
+        "/admin/registries/containerregistry/add/",
+        f"/admin/orgsettings/organization/{organization.pk}/change/",
+        "/admin/orgsettings/auditevent/",
+    ):
+        page.goto(path)
+        expect(page.locator("#content")).to_be_visible()
+    page.get_by_role("button", name="Log out").click()
+    expect(page.get_by_role("button", name="Log in")).to_be_visible()

@@ -18,6 +18,9 @@ class Command(BaseCommand):
         parser.add_argument("--role", required=True, choices=Role.values)
 
     def handle(self, *args, slug: str, username: str, role: str, **options) -> None:
+        # A NUL is in no slug or username, and PostgreSQL refuses it even in a lookup.
+        if "\x00" in slug + username:
+            raise CommandError("Slugs and usernames cannot contain NUL characters.")
         organization = Organization.objects.filter(slug=slug).first()
         if organization is None:
             raise CommandError(f"No organization with slug “{slug}”.")

@@ -23,10 +23,15 @@ class Command(BaseCommand):
     ) -> None:
         owner_user = None
         if owner:
-            try:
-                owner_user = get_user_model().objects.get_by_natural_key(owner)
-            except get_user_model().DoesNotExist:
-                raise CommandError(f"No user named “{owner}”.") from None
+            # A NUL is no user's name, and PostgreSQL refuses it even in a lookup.
+            users = get_user_model().objects
+            owner_user = (
+                None
+                if "\x00" in owner
+                else users.filter(**{users.model.USERNAME_FIELD: owner}).first()
+            )
+            if owner_user is None:
+                raise CommandError(f"No user named “{owner}”.")
         try:
             organization = organization_create(
                 slug=slug, name=name, namespace=namespace, owner=owner_user
