@@ -7,11 +7,13 @@ a save.
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
@@ -25,7 +27,7 @@ from orgsettings.audit import client_ip
 from orgsettings.models import Membership
 from orgsettings.nav import settings_context
 
-from . import advice, kube, probing
+from . import advice, kube, listing, probing
 from .forms import RegistryForm, RegistryTestForm
 from .models import ContainerRegistry, SyncStatus
 from .services import RegistryChangedError, registry_create, registry_delete, registry_update
@@ -38,12 +40,24 @@ def _registry_or_404(membership: Membership, pk: int) -> ContainerRegistry:
     return get_object_or_404(ContainerRegistry, pk=pk, organization=membership.organization)
 
 
+def _list_params(request: HttpRequest) -> QueryDict:
+    """The table's search, sort and page: the list's own query string, or for an htmx request
+    made from the list (a save, a delete) the query string of the list it was made from."""
+    list_path = reverse("registries:list", kwargs={"slug": request.resolver_match.kwargs["slug"]})
+    if request.method == "GET" and request.path == list_path:
+        return request.GET
+    current = urlsplit(request.htmx.current_url or "") if request.htmx else None
+    if current is not None and current.path == list_path:
+        return QueryDict(current.query)
+    return QueryDict()
+
+
 def _page_context(request: HttpRequest, membership: Membership, **extra) -> dict:
-    registries = list(
-        membership.organization.registries.select_related("updated_by").order_by("display_name")
-    )
+    rows = listing.registry_list(membership.organization, _list_params(request))
+    registries = rows.registries
     return {
         **settings_context(request, membership, section="registries"),
+        "listing": rows,
         "registries": registries,
         "polling": any(r.sync_status == SyncStatus.PENDING for r in registries),
         "cluster_configured": kube.configuration_source() is not None,

@@ -134,7 +134,8 @@ def test_table_shows_columns_and_who_changed_it(client, organization, owner):
         updated_by=owner,
     )
     client.force_login(owner)
-    text = client.get(url("list", organization)).text
+    # Addresses carry line-break opportunities (<wbr>) after their dots.
+    text = client.get(url("list", organization)).text.replace("<wbr>", "")
     for expected in (
         "Display Name",
         "Address",
