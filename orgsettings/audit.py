@@ -1,15 +1,20 @@
 """The audit trail: who changed what in an organization, when and from where.
 
 Services call `audit_record` inside their own transaction, so an event exists exactly when its
-change was committed. The cluster sync calls `audit_sync_status_changed` when a registry (or a
+change was committed. Each event records where the change was made (`AuditSource`): the cluster
+sync says so itself; the admin and the management commands run their writes inside
+`audit_source(...)`; anything else done by a person is the Settings page. The cluster sync calls `audit_sync_status_changed` when a registry (or a
 whole organization) starts failing or recovers. Secret values are never recorded: a secret field
 appears only as "set", "changed" or "removed".
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import ipaddress
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextvars import ContextVar
 from typing import Any
 
 from django.conf import settings
@@ -17,9 +22,10 @@ from django.http import HttpRequest
 
 from registries.models import SyncStatus
 
-from .models import AuditAction, AuditEvent, Organization, Role
+from .models import AuditAction, AuditEvent, AuditSource, Organization, Role
 
 SYSTEM_ACTOR = "system"
+_current_source: ContextVar[str | None] = ContextVar("audit_source", default=None)
 SECRET_FIELDS = frozenset({"password", "token"})
 SYNC_ERROR_MAX_LENGTH = 300
 SYNC_ERROR_WITHHELD = "The error text was withheld: it contained a stored credential."
@@ -56,8 +62,12 @@ def audit_record(
     target_label: str,
     changes: Mapping[str, Mapping[str, Any]] | None = None,
     ip: str | None = None,
+    source: str | None = None,
 ) -> AuditEvent:
     """Append one event. `actor` is a user, or None for the platform itself ("system").
+
+    `source` defaults to the enclosing `audit_source(...)`, else to the Settings page for a
+    person (an event of the platform's own outside both is recorded without a source).
 
     `changes` maps field names to {"old", "new"}; secret fields must come as {"secret": …}
     (see `field_changes`), and a secret value given any other way is refused.
@@ -72,6 +82,9 @@ def audit_record(
         organization_name=organization.name,
         actor=actor,
         actor_label=actor.get_username() if actor is not None else SYSTEM_ACTOR,
+        source=source
+        or _current_source.get()
+        or (AuditSource.SETTINGS if actor is not None else ""),
         action=action,
         target_type=target_type,
         target_id="" if target_id is None else str(target_id),
@@ -79,6 +92,40 @@ def audit_record(
         changes=changes,
         ip=ip,
     )
+
+
+@contextlib.contextmanager
+def audit_source(source: str) -> Iterator[None]:
+    """Record the events written inside the block as made from `source`."""
+    token = _current_source.set(source)
+    try:
+        yield
+    finally:
+        _current_source.reset(token)
+
+
+def audited_as(source: str) -> Callable:
+    """Decorate a function whose writes are all made from `source` (an admin's save_model)."""
+
+    def decorator(function: Callable) -> Callable:
+        @functools.wraps(function)
+        def wrapper(*args, **kwargs):
+            with audit_source(source):
+                return function(*args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def actor_display(event: AuditEvent) -> str:
+    """Who made the change, and from where when it was not the Settings page:
+    "olivia", "oscar (admin)", "System (sync)", "System (command line)"."""
+    system = event.actor_id is None and event.actor_label == SYSTEM_ACTOR
+    who = "System" if system else event.actor_label
+    if event.source and event.source != AuditSource.SETTINGS:
+        return f"{who} ({event.get_source_display()})"
+    return who
 
 
 def field_changes(
@@ -135,7 +182,7 @@ def audit_sync_status_changed(
     For the sync code, to call whenever it stores a new sync status. Events follow incidents:
     the first "error" after success is a failure, the first "synced" after a failure is a
     recovery. Retries that keep failing, the Pending state a save passes through and normal
-    successes are not events. The actor is "system".
+    successes are not events. The actor is "system", from the sync.
     """
     old_status, new_status = str(old_status), str(new_status)
     if new_status not in (SyncStatus.ERROR, SyncStatus.SYNCED) or old_status == new_status:
@@ -172,6 +219,7 @@ def audit_sync_status_changed(
         target_id=target.pk,
         target_label=target_label,
         changes=changes,
+        source=AuditSource.SYNC,
     )
 
 

@@ -18,7 +18,8 @@ from django.utils.html import format_html
 from django.views.decorators.debug import sensitive_post_parameters
 
 from orgsettings.admin import sync_organizations_now
-from orgsettings.audit import client_ip
+from orgsettings.audit import audited_as, client_ip
+from orgsettings.models import AuditSource
 
 from . import probing
 from .forms import RegistryForm
@@ -184,6 +185,7 @@ class ContainerRegistryAdmin(admin.ModelAdmin):
                 messages.WARNING,
             )
 
+    @audited_as(AuditSource.ADMIN)
     def save_model(self, request, obj: ContainerRegistry, form: RegistryAdminForm, change) -> None:
         if change:
             saved = registry_update(
@@ -205,9 +207,11 @@ class ContainerRegistryAdmin(admin.ModelAdmin):
             setattr(obj, field.attname, getattr(saved, field.attname))
         obj._state.adding = False
 
+    @audited_as(AuditSource.ADMIN)
     def delete_model(self, request, obj: ContainerRegistry) -> None:
         registry_delete(obj, actor=request.user, ip=client_ip(request))
 
+    @audited_as(AuditSource.ADMIN)
     @transaction.atomic
     def delete_queryset(self, request, queryset) -> None:
         for registry in queryset.select_related("organization"):

@@ -6,6 +6,8 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from orgsettings.audit import audit_source
+from orgsettings.models import AuditSource
 from orgsettings.services import organization_create
 
 
@@ -28,9 +30,10 @@ class Command(BaseCommand):
             except get_user_model().DoesNotExist:
                 raise CommandError(f"No user named “{owner}”.") from None
         try:
-            organization = organization_create(
-                slug=slug, name=name, namespace=namespace, owner=owner_user
-            )
+            with audit_source(AuditSource.COMMAND_LINE):
+                organization = organization_create(
+                    slug=slug, name=name, namespace=namespace, owner=owner_user
+                )
         except ValidationError as error:
             raise CommandError(_describe(error)) from None
         self.stdout.write(
