@@ -20,7 +20,7 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.http import reswap, retarget, trigger_client_event
+from django_htmx.http import push_url, reswap, retarget, trigger_client_event
 
 from orgsettings.access import membership_or_404, require_registry_manager
 from orgsettings.audit import client_ip
@@ -87,7 +87,11 @@ def registry_list(request: HttpRequest, slug: str) -> HttpResponse:
     membership = membership_or_404(request.user, slug)
     context = _page_context(request, membership)
     if request.htmx:
-        return _render(request, f"{PAGE}#table", context)
+        response = _render(request, f"{PAGE}#table", context)
+        if request.htmx.trigger == "registry-search":
+            # The form sends its empty fields too: the address bar gets the view's own URL.
+            response = push_url(response, context["listing"].current_url)
+        return response
     return _render(request, PAGE, context)
 
 

@@ -208,6 +208,19 @@ def test_search_works_through_htmx_and_answers_the_table_only(client, organizati
     assert response["Vary"].count("HX-Request")
 
 
+def test_a_search_through_htmx_puts_the_views_own_url_in_the_address_bar(
+    client, organization, owner, three
+):
+    client.force_login(owner)
+
+    response = client.get(
+        _url(organization, q="quay", auth="", status="", sort="-name"),
+        headers={"HX-Request": "true", "HX-Trigger": "registry-search"},
+    )
+
+    assert response["HX-Push-Url"] == _url(organization, q="quay", sort="-name")
+
+
 def test_search_form_works_without_javascript(client, organization, owner, three):
     client.force_login(owner)
 
@@ -268,7 +281,10 @@ def test_addresses_break_only_after_dots_colons_and_slashes(client, organization
 
     text = client.get(_url(organization)).text
 
-    assert "registry.<wbr>gitlab.<wbr>com:<wbr>5050/<wbr>team" in text
+    assert (
+        "<span>registry.</span><wbr><span>gitlab.</span><wbr><span>com:</span><wbr>"
+        "<span>5050/</span><wbr><span>team</span>"
+    ) in text
 
 
 # --- What a page costs ---------------------------------------------------------------------

@@ -12,14 +12,19 @@ from django.utils.safestring import SafeString, mark_safe
 
 register = template.Library()
 
-_BREAK_AFTER = re.compile(r"([./:])")
+# Each part ends with its dot, colon or slash.
+_PARTS = re.compile(r"[^./:]*[./:]|[^./:]+$")
 
 
 @register.filter(is_safe=True)
 def address_breaks(value) -> SafeString:
-    """`registry.gitlab.com:5050/team` with line-break opportunities after each `.`, `:` and
-    `/` only, so that a narrow column breaks an address between its parts, never inside one."""
-    return mark_safe(_BREAK_AFTER.sub(r"\1<wbr>", escape(value)))  # noqa: S308 (escaped first)
+    """`registry.gitlab.com:5050/team` as parts that do not break inside (not even at their
+    hyphens), with a line-break opportunity after each `.`, `:` and `/`: a narrow column breaks
+    an address between its parts, never in the middle of a name."""
+    parts = _PARTS.findall(str(value))
+    return mark_safe(  # noqa: S308 (every part is escaped)
+        "<wbr>".join(f"<span>{escape(part)}</span>" for part in parts)
+    )
 
 
 @register.filter(expects_localtime=True)
