@@ -43,6 +43,19 @@ SORTS = {
     "status": ("Status", [_STATUS_ORDER]),
 }
 DEFAULT_SORT = "name"
+# The same sorts as choices, for phones, where the rows are cards without column headers.
+SORT_CHOICES = [
+    ("name", "Display Name, A to Z"),
+    ("-name", "Display Name, Z to A"),
+    ("address", "Address, A to Z"),
+    ("-address", "Address, Z to A"),
+    ("auth", "Auth Type, BasicAuth first"),
+    ("-auth", "Auth Type, Token first"),
+    ("-changed", "Last changed, newest first"),
+    ("changed", "Last changed, oldest first"),
+    ("status", "Status, errors first"),
+    ("-status", "Status, synced first"),
+]
 
 
 class RegistryListForm(forms.Form):
@@ -55,9 +68,7 @@ class RegistryListForm(forms.Form):
     status = forms.ChoiceField(
         label="Status", choices=[("", "Any status"), *SyncStatus.choices], required=False
     )
-    sort = forms.ChoiceField(
-        choices=[(f"{sign}{key}", key) for key in SORTS for sign in ("", "-")], required=False
-    )
+    sort = forms.ChoiceField(label="Sort by", choices=SORT_CHOICES, required=False)
 
     def value(self, name: str) -> str:
         """The cleaned value, or "" when it is missing or invalid."""
@@ -133,9 +144,8 @@ class RegistryList:
         return text + "."
 
     @property
-    def sort_param(self) -> str:
-        sort = f"-{self.sort}" if self.descending else self.sort
-        return "" if sort == DEFAULT_SORT else sort
+    def sort_value(self) -> str:
+        return f"-{self.sort}" if self.descending else self.sort
 
     def url(self, **changes) -> str:
         params = QueryDict(self.query, mutable=True)

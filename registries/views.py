@@ -88,7 +88,7 @@ def registry_list(request: HttpRequest, slug: str) -> HttpResponse:
     context = _page_context(request, membership)
     if request.htmx:
         response = _render(request, f"{PAGE}#table", context)
-        if request.htmx.trigger == "registry-search":
+        if request.htmx.trigger in ("registry-search", "registry-sort"):
             # The form sends its empty fields too: the address bar gets the view's own URL.
             response = push_url(response, context["listing"].current_url)
         return response

@@ -232,7 +232,7 @@ def test_search_form_works_without_javascript(client, organization, owner, three
     assert 'name="q"' in form
     assert 'hx-push-url="true"' in form
     # The sort travels with the form, from inside the table that it updates.
-    assert '<input type="hidden" name="sort" value="" form="registry-search">' in text
+    assert '<select id="registry-sort" name="sort" form="registry-search"' in text
 
 
 def test_a_save_from_a_searched_list_answers_the_same_view(client, organization, owner, three):

@@ -191,3 +191,21 @@ def test_a_member_searches_without_change_controls(page, member, organization):
     page.get_by_label("Search by name or address").fill("quay")
     expect(page.locator("#registry-table tbody tr")).to_have_count(1)
     expect(page.get_by_role("link", name="Edit Quay robots")).to_have_count(0)
+
+
+def test_on_a_phone_the_rows_are_sorted_from_a_menu(browser, live_server, owner, organization):
+    for name in ("Alpha", "Bravo", "Charlie"):
+        RegistryFactory(organization=organization, display_name=name)
+    page = new_page(browser, live_server, viewport={"width": 390, "height": 844})
+    try:
+        log_in(page, owner)
+        page.goto(REGISTRIES)
+        expect(page.locator("#registry-table thead")).to_be_hidden()
+        page.get_by_label("Sort by").select_option("-name")
+        expect(page.locator("#registry-table tbody tr").first.locator("th")).to_have_text("Charlie")
+        expect(page).to_have_url(re.compile(r"\?sort=-name$"))
+        expect(page.get_by_label("Sort by")).to_have_value("-name")
+        assert_no_sideways_scroll(page)
+        screenshot(page, "phone-sorted", full_page=True)
+    finally:
+        page.context.close()
