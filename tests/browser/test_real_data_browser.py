@@ -144,14 +144,14 @@ def test_search_sort_and_pages_update_the_table_and_the_url(page, owner, organiz
     expect(rows.first.locator("th")).to_have_text("Team 59")
     expect(page).to_have_url(re.compile(r"\?sort=-name$"))
 
-    page.get_by_label("Search by name or address").fill("quay")
+    page.get_by_label("Search registries").fill("quay")
     expect(rows).to_have_count(1)
     expect(page.locator("#registry-count")).to_contain_text("1 of 61 registries matches “quay”")
     expect(page).to_have_url(re.compile(r"\?q=quay&sort=-name$"))
     # A filter chosen after sorting keeps the sort (the search box losing focus changes nothing).
     page.get_by_role("link", name="Address").click()
     expect(page).to_have_url(re.compile(r"\?q=quay&sort=address$"))
-    page.get_by_label("Auth Type").select_option("BasicAuth")
+    page.get_by_label("Filter by auth type").select_option("BasicAuth")
     expect(page).to_have_url(re.compile(r"\?q=quay&auth=BasicAuth&sort=address$"))
     expect(rows).to_have_count(1)
     assert page.evaluate("window.__marker") == 1  # all of it without reloading the page
@@ -159,7 +159,7 @@ def test_search_sort_and_pages_update_the_table_and_the_url(page, owner, organiz
     # The URL shows the same view to whoever opens it, and Back goes to the view before.
     page.reload()
     expect(rows).to_have_count(1)
-    expect(page.get_by_label("Search by name or address")).to_have_value("quay")
+    expect(page.get_by_label("Search registries")).to_have_value("quay")
     page.go_back()
     expect(page).to_have_url(re.compile(r"\?q=quay&sort=address$"))
     screenshot(page, "registries-sorted")
@@ -172,7 +172,7 @@ def test_search_and_pages_work_without_javascript(browser, live_server, owner, o
     try:
         log_in(page, owner)
         page.goto(REGISTRIES)
-        page.get_by_label("Search by name or address").fill("Team 5")
+        page.get_by_label("Search registries").fill("Team 5")
         page.get_by_role("button", name="Search").click()
         expect(page).to_have_url(re.compile(r"\?q=Team\+5"))
         expect(page.locator("#registry-table tbody tr")).to_have_count(5)
@@ -188,7 +188,7 @@ def test_a_member_searches_without_change_controls(page, member, organization):
     RegistryFactory(organization=organization, display_name="Harbor")
     log_in(page, member)
     page.goto(REGISTRIES)
-    page.get_by_label("Search by name or address").fill("quay")
+    page.get_by_label("Search registries").fill("quay")
     expect(page.locator("#registry-table tbody tr")).to_have_count(1)
     expect(page.get_by_role("link", name="Edit Quay robots")).to_have_count(0)
 
