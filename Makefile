@@ -33,4 +33,5 @@ lint: dev-venv
 
 bench: dev-venv
 	$(BIN)/python benchmarks/reconcile_requests.py
+	$(BIN)/python benchmarks/delivery.py
 	$(BIN)/python benchmarks/registries_page.py

@@ -80,10 +80,9 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
-from django.utils import timezone  # noqa: E402
 
 from orgsettings.models import Membership, Organization, Role  # noqa: E402
-from registries.models import AuthType, ContainerRegistry, SyncStatus  # noqa: E402
+from registries.models import AuthType, ContainerRegistry  # noqa: E402
 
 SECTION = "/orgs/bench/settings/registries/"
 ADMIN = "/admin/registries/containerregistry/"
@@ -140,10 +139,8 @@ def session_cookie(user) -> str:
 
 
 def grow_registries(organization: Organization, user, count: int) -> None:
-    """Registries as a large organization has them: mixed types, states and ages."""
+    """Registries as a large organization has them: both auth types, secrets of each."""
     have = organization.registries.count()
-    now = timezone.now()
-    statuses = [SyncStatus.SYNCED, SyncStatus.SYNCED, SyncStatus.SYNCED, SyncStatus.ERROR]
     ContainerRegistry.objects.bulk_create(
         ContainerRegistry(
             organization=organization,
@@ -155,9 +152,6 @@ def grow_registries(organization: Organization, user, count: int) -> None:
             token=f"bench-token-{index:04d}" if index % 3 == 0 else "",
             created_by=user,
             updated_by=user,
-            sync_status=(status := statuses[index % len(statuses)]),
-            synced_at=now if status == SyncStatus.SYNCED else None,
-            sync_error="Namespace org-bench not found." if status == SyncStatus.ERROR else "",
         )
         for index in range(have, count)
     )

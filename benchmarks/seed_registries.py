@@ -27,7 +27,7 @@ from django.contrib.auth import get_user_model  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from orgsettings.models import Membership, Organization, Role  # noqa: E402
-from registries.models import AuthType, ContainerRegistry, SyncStatus  # noqa: E402
+from registries.models import AuthType, ContainerRegistry  # noqa: E402
 
 HOSTS = ["ghcr.io", "registry.gitlab.com", "quay.io", "harbor.example.com:8443", "docker.io"]
 
@@ -53,7 +53,6 @@ def main(count: int) -> None:
         )
     have = big.registries.count()
     now = timezone.now()
-    statuses = [SyncStatus.SYNCED, SyncStatus.SYNCED, SyncStatus.ERROR, SyncStatus.NOT_SYNCED]
     registries = [
         ContainerRegistry(
             organization=big,
@@ -64,9 +63,6 @@ def main(count: int) -> None:
             password="" if index % 3 == 0 else f"seed-password-{index:04d}",
             token=f"seed-token-{index:04d}" if index % 3 == 0 else "",
             updated_by=people["big-owner"],
-            sync_status=(status := statuses[index % len(statuses)]),
-            synced_at=now if status == SyncStatus.SYNCED else None,
-            sync_error="Namespace “org-big” does not exist." if status == SyncStatus.ERROR else "",
         )
         for index in range(have, count)
     ]

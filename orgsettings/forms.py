@@ -6,7 +6,8 @@ from django import forms
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from .models import AuditAction, AuditEvent, Organization
+from .audit import EVENT_KINDS
+from .models import AuditEvent, Organization
 
 
 class OrganizationNameForm(forms.ModelForm):
@@ -28,15 +29,15 @@ class ActivityFilterForm(forms.Form):
 
     registry = forms.CharField(label="Registry", max_length=255, required=False, strip=True)
     person = forms.ChoiceField(label="Person", required=False)
-    action = forms.ChoiceField(
-        label="Kind of event", choices=[("", "Any event"), *AuditAction.choices], required=False
-    )
+    action = forms.ChoiceField(label="Kind of event", required=False)
     since = forms.DateField(label="From", required=False, widget=forms.DateInput({"type": "date"}))
     until = forms.DateField(label="To", required=False, widget=forms.DateInput({"type": "date"}))
 
     def __init__(self, *args, people: list[tuple[str, str]], **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["person"].choices = [("", "Anyone"), *people]
+        # Every kind the trail knows, the apps' own included.
+        self.fields["action"].choices = [("", "Any event"), *EVENT_KINDS.items()]
 
     def clean(self):
         cleaned = super().clean()

@@ -1,4 +1,4 @@
-"""What the Registries table shows: search, filters, sort and the page of rows.
+"""What the Registries table shows: search, the auth type filter, sort and the page of rows.
 
 The view is read from a query string, so a link (or Back, or a reload) shows the same rows, and
 every header and page link is that query string with one thing changed. The rows are read
@@ -12,36 +12,26 @@ from dataclasses import dataclass
 
 from django import forms
 from django.core.paginator import Page, Paginator
-from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
+from django.db.models import F, Q, QuerySet
 from django.db.models.functions import Lower
 from django.http import QueryDict
 from django.urls import reverse
 
 from orgsettings.models import Organization
 
-from .models import AuthType, ContainerRegistry, SyncStatus
+from .models import AuthType, ContainerRegistry
 
 PAGE_SIZE = 50
 
-# What needs attention first when sorting by status.
-_STATUS_ORDER = Case(
-    *(
-        When(sync_status=status, then=Value(rank))
-        for rank, status in enumerate(
-            [SyncStatus.ERROR, SyncStatus.PENDING, SyncStatus.NOT_SYNCED, SyncStatus.SYNCED]
-        )
-    ),
-    default=Value(len(SyncStatus.choices)),
-    output_field=IntegerField(),
-)
 # Sort key -> (column label, ordering). Ties are broken by name and id, so pages never overlap.
 SORTS = {
     "name": ("Display Name", [Lower("display_name")]),
     "address": ("Address", [F("address")]),
     "auth": ("Auth Type", [F("auth_type")]),
     "changed": ("Last changed", [F("updated_at")]),
-    "status": ("Status", [_STATUS_ORDER]),
 }
+# Status is not among them: it is derived from the organization's delivery targets, not stored
+# with the registry, so the database can neither sort nor filter by it.
 DEFAULT_SORT = "name"
 # The same sorts as choices, for phones, where the rows are cards without column headers.
 SORT_CHOICES = [
@@ -53,8 +43,6 @@ SORT_CHOICES = [
     ("-auth", "Auth Type, Token first"),
     ("-changed", "Last changed, newest first"),
     ("changed", "Last changed, oldest first"),
-    ("status", "Status, errors first"),
-    ("-status", "Status, synced first"),
 ]
 
 
@@ -64,9 +52,6 @@ class RegistryListForm(forms.Form):
     q = forms.CharField(label="Search", max_length=255, required=False, strip=True)
     auth = forms.ChoiceField(
         label="Auth Type", choices=[("", "Any auth type"), *AuthType.choices], required=False
-    )
-    status = forms.ChoiceField(
-        label="Status", choices=[("", "Any status"), *SyncStatus.choices], required=False
     )
     sort = forms.ChoiceField(label="Sort by", choices=SORT_CHOICES, required=False)
 
@@ -161,7 +146,7 @@ def _query_dict(params: QueryDict) -> str:
     """The view's parameters that are set and valid, in a stable order."""
     form = RegistryListForm(params)
     kept = QueryDict(mutable=True)
-    for name in ("q", "auth", "status", "sort"):
+    for name in ("q", "auth", "sort"):
         value = form.value(name)
         if value and not (name == "sort" and value == DEFAULT_SORT):
             kept[name] = value
@@ -179,14 +164,12 @@ def registry_list(organization: Organization, params: QueryDict) -> RegistryList
         )
     if auth := form.value("auth"):
         registries = registries.filter(auth_type=auth)
-    if status := form.value("status"):
-        registries = registries.filter(sync_status=status)
     sort = form.value("sort") or DEFAULT_SORT
     descending = sort.startswith("-")
     key = sort.lstrip("-")
     page = Paginator(_ordered(registries, key, descending), PAGE_SIZE).get_page(params.get("page"))
     page.object_list = list(page.object_list)
-    filtered = bool(search or auth or status)
+    filtered = bool(search or auth)
     total = organization.registries.count() if filtered else page.paginator.count
     list_url = reverse("registries:list", kwargs={"slug": organization.slug})
     rows = RegistryList(

@@ -11,13 +11,12 @@ from orgsettings.audit import (
     actor_display,
     audit_record,
     audit_source,
-    audit_sync_status_changed,
 )
 from orgsettings.models import AuditAction, AuditEvent, AuditSource
-from registries import sync
 from registries.models import AuthType
 from registries.services import registry_create
 
+from .deliveries import run_tasks
 from .factories import OrganizationFactory, RegistryFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -118,35 +117,23 @@ def test_bootstrap_demo_is_from_the_command_line():
     assert set(AuditEvent.objects.values_list("source", flat=True)) == {AuditSource.COMMAND_LINE}
 
 
-def test_a_sync_failure_is_from_the_sync(cluster, django_capture_on_commit_callbacks):
-    organization = OrganizationFactory(slug="ghost")
-    with django_capture_on_commit_callbacks(execute=True):
-        registry_create(
-            organization,
-            actor=None,
-            display_name="Harbor",
-            address="harbor.example.com",
-            auth_type=AuthType.BASIC,
-            username="robot",
-            password="pw-Source-Sync-1",
-        )
+def test_a_delivery_failure_is_from_the_sync(cluster):
+    organization = OrganizationFactory(slug="ghost")  # its namespace org-ghost does not exist
+    registry_create(
+        organization,
+        actor=None,
+        display_name="Harbor",
+        address="harbor.example.com",
+        auth_type=AuthType.BASIC,
+        username="robot",
+        password="pw-Source-Sync-1",
+    )
 
-    sync.reconcile()  # the namespace org-ghost does not exist
+    run_tasks()
 
-    event = AuditEvent.objects.get(action=AuditAction.SYNC_FAILED)
+    event = AuditEvent.objects.get(action="delivery.failed")
     assert (event.actor_label, event.source) == ("system", AuditSource.SYNC)
     assert actor_display(event) == "System (sync)"
-
-
-def test_the_sync_names_itself_even_inside_another_source():
-    organization = OrganizationFactory()
-    registry = RegistryFactory(organization=organization)
-
-    # A save from the admin whose sync runs at once (no background thread) is still the sync.
-    with audit_source(AuditSource.ADMIN):
-        event = audit_sync_status_changed(registry, old_status="synced", new_status="error")
-
-    assert event.source == AuditSource.SYNC
 
 
 def test_events_written_before_sources_were_recorded_still_read():
