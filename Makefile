@@ -1,5 +1,7 @@
 # make run: the app on http://127.0.0.1:8000 with an SQLite database (a demo login on first run).
 # make test: the whole suite (SQLite; PostgreSQL when DATABASE_URL points at one).
+# make bench: the reconciler's API requests, and the Registries section against the admin
+#   (gunicorn and PostgreSQL; BENCH_DATABASE_URL names the database it recreates).
 
 VENV ?= .venv
 PYTHON ?= python3
@@ -33,3 +35,4 @@ bench: dev-venv
 	$(BIN)/python benchmarks/reconcile_requests.py
 	$(BIN)/python benchmarks/delivery.py
 	$(BIN)/python benchmarks/delivery_poll.py
+	$(BIN)/python benchmarks/registries_page.py

@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from orgsettings.audit import audit_event
-from orgsettings.models import AuditEvent
+from orgsettings.models import AuditEvent, AuditSource
 
 from .errors import ClusterError
 from .models import DeliveryTarget, TargetStatus
@@ -131,4 +131,5 @@ def _event(target: DeliveryTarget, action: str, changes: dict) -> AuditEvent:
         target_id=target.pk,
         target_label=f"{target.cluster.name}/{target.namespace}",
         changes=changes,
+        source=AuditSource.SYNC,
     )

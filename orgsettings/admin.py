@@ -17,8 +17,8 @@ from django.db.models import Count, Expression, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.utils.html import format_html_join
 
-from .audit import change_lines, client_ip
-from .models import AuditEvent, Membership, Organization
+from .audit import audited_as, change_lines, client_ip
+from .models import AuditEvent, AuditSource, Membership, Organization
 from .services import (
     membership_remove,
     membership_set,
@@ -73,6 +73,7 @@ class OrganizationAdmin(admin.ModelAdmin):
     def member_count(self, organization: Organization) -> int:
         return organization.member_count
 
+    @audited_as(AuditSource.ADMIN)
     def save_model(self, request, obj: Organization, form, change: bool) -> None:
         ip = client_ip(request)
         if change:
@@ -88,6 +89,7 @@ class OrganizationAdmin(admin.ModelAdmin):
             )
             obj.pk, obj._state.adding = created.pk, False
 
+    @audited_as(AuditSource.ADMIN)
     def save_formset(self, request, form, formset, change: bool) -> None:
         if formset.model is not Membership:
             super().save_formset(request, form, formset, change)
@@ -110,9 +112,11 @@ class OrganizationAdmin(admin.ModelAdmin):
                 organization, user=membership.user, role=membership.role, actor=request.user, ip=ip
             )
 
+    @audited_as(AuditSource.ADMIN)
     def delete_model(self, request, obj: Organization) -> None:
         organization_delete(obj, actor=request.user, ip=client_ip(request))
 
+    @audited_as(AuditSource.ADMIN)
     @transaction.atomic
     def delete_queryset(self, request, queryset) -> None:
         for organization in queryset:
@@ -158,12 +162,13 @@ class AuditEventAdmin(admin.ModelAdmin):
         "created_at",
         "organization_slug",
         "actor_label",
+        "source",
         "action",
         "target",
         "summary",
         "ip",
     ]
-    list_filter = ["action", "created_at", "actor_label", "organization_slug"]
+    list_filter = ["action", "source", "created_at", "actor_label", "organization_slug"]
     search_fields = ["organization_slug", "organization_name", "actor_label", "target_label"]
     date_hierarchy = "created_at"
     fields = [
@@ -171,6 +176,7 @@ class AuditEventAdmin(admin.ModelAdmin):
         "organization_name",
         "organization_slug",
         "actor_label",
+        "source",
         "action",
         "target_type",
         "target_id",

@@ -3,21 +3,28 @@
 Services call `audit_record` inside their own transaction, so an event exists exactly when its
 change was committed. Apps add their own kinds of event (and the labels of the fields they
 record) with `register_event_kinds`, so the trail knows nothing of the features that write to it.
+Each event records where the change was made (`AuditSource`): the sync says so itself; the admin
+and the management commands run their writes inside `audit_source(...)`; anything else done by a
+person is the Settings page.
 Secret values are never recorded: a secret field appears only as "set", "changed" or "removed".
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import ipaddress
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextvars import ContextVar
 from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest
 
-from .models import AuditAction, AuditEvent, Organization, Role
+from .models import AuditAction, AuditEvent, AuditSource, Organization, Role
 
 SYSTEM_ACTOR = "system"
+_current_source: ContextVar[str | None] = ContextVar("audit_source", default=None)
 SECRET_FIELDS = frozenset({"password", "token"})
 
 FIELD_LABELS = {
@@ -72,8 +79,12 @@ def audit_record(
     target_label: str,
     changes: Mapping[str, Mapping[str, Any]] | None = None,
     ip: str | None = None,
+    source: str | None = None,
 ) -> AuditEvent:
     """Append one event. `actor` is a user, or None for the platform itself ("system").
+
+    `source` defaults to the enclosing `audit_source(...)`, else to the Settings page for a
+    person (an event of the platform's own outside both is recorded without a source).
 
     `changes` maps field names to {"old", "new"}; secret fields must come as {"secret": …}
     (see `field_changes`), and a secret value given any other way is refused.
@@ -87,6 +98,7 @@ def audit_record(
         target_label=target_label,
         changes=changes,
         ip=ip,
+        source=source,
     )
     event.save()
     return event
@@ -102,6 +114,7 @@ def audit_event(
     target_label: str,
     changes: Mapping[str, Mapping[str, Any]] | None = None,
     ip: str | None = None,
+    source: str | None = None,
 ) -> AuditEvent:
     """An unsaved event, checked as `audit_record` checks it: for writers that bulk_create."""
     changes = dict(changes or {})
@@ -116,6 +129,9 @@ def audit_event(
         organization_name=organization.name,
         actor=actor,
         actor_label=actor.get_username() if actor is not None else SYSTEM_ACTOR,
+        source=source
+        or _current_source.get()
+        or (AuditSource.SETTINGS if actor is not None else ""),
         action=action,
         target_type=target_type,
         target_id="" if target_id is None else str(target_id),
@@ -123,6 +139,40 @@ def audit_event(
         changes=changes,
         ip=ip,
     )
+
+
+@contextlib.contextmanager
+def audit_source(source: str) -> Iterator[None]:
+    """Record the events written inside the block as made from `source`."""
+    token = _current_source.set(source)
+    try:
+        yield
+    finally:
+        _current_source.reset(token)
+
+
+def audited_as(source: str) -> Callable:
+    """Decorate a function whose writes are all made from `source` (an admin's save_model)."""
+
+    def decorator(function: Callable) -> Callable:
+        @functools.wraps(function)
+        def wrapper(*args, **kwargs):
+            with audit_source(source):
+                return function(*args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def actor_display(event: AuditEvent) -> str:
+    """Who made the change, and from where when it was not the Settings page:
+    "olivia", "oscar (admin)", "System (sync)", "System (command line)"."""
+    system = event.actor_id is None and event.actor_label == SYSTEM_ACTOR
+    who = "System" if system else event.actor_label
+    if event.source and event.source != AuditSource.SETTINGS:
+        return f"{who} ({event.get_source_display()})"
+    return who
 
 
 def field_changes(

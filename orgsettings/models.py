@@ -106,6 +106,16 @@ class AuditAction(models.TextChoices):
     SYNC_RECOVERED = "sync.recovered", "Sync recovered"
 
 
+class AuditSource(models.TextChoices):
+    """Where a change was made: by a person on the Settings page or in the admin, or by the
+    platform itself from the command line or the cluster sync."""
+
+    SETTINGS = "settings", "Settings page"
+    ADMIN = "admin", "admin"
+    COMMAND_LINE = "cli", "command line"
+    SYNC = "sync", "sync"
+
+
 class AuditEventQuerySet(models.QuerySet):
     # The trail is append-only for the application: no bulk path rewrites or removes it.
     def update(self, **kwargs):
@@ -136,8 +146,11 @@ class AuditEvent(models.Model):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    # The username at the time, or "system" for the platform's own work (sync, CLI).
+    # The username at the time, or "system" for the platform's own work (sync, CLI): `source`
+    # says which.
     actor_label = models.CharField("actor", max_length=150)
+    # Recorded with the event; blank on events written before it was.
+    source = models.CharField(max_length=20, choices=AuditSource.choices, blank=True)
     # One of AuditAction, or a kind an app registered (orgsettings.audit.register_event_kinds).
     action = models.CharField(max_length=40)
     target_type = models.CharField("object type", max_length=40)

@@ -20,8 +20,10 @@ MANAGER_SECTIONS = {"activity"}
 
 def settings_context(request: HttpRequest, membership: Membership, *, section: str) -> dict:
     slug = membership.organization.slug
-    # Where `/` lands next time: the organization the user last worked in.
-    request.session[LAST_ORG_SESSION_KEY] = slug
+    # Where `/` lands next time: the organization the user last worked in. Written only when it
+    # changes: a session write on every page view (and every poll) is a database write.
+    if request.session.get(LAST_ORG_SESSION_KEY) != slug:
+        request.session[LAST_ORG_SESSION_KEY] = slug
     return {
         "membership": membership,
         "organization": membership.organization,

@@ -12,8 +12,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from .access import membership_or_404, require_activity_viewer, require_owner
-from .audit import SYSTEM_ACTOR, change_lines, client_ip
-from .forms import OrganizationNameForm
+from .audit import SYSTEM_ACTOR, actor_display, change_lines, client_ip
+from .forms import ActivityFilterForm, OrganizationNameForm
 from .models import AuditEvent, Membership
 from .nav import LAST_ORG_SESSION_KEY, settings_context
 from .services import organization_rename
@@ -57,16 +57,26 @@ ACTIVITY_PAGE_SIZE = 50
 @login_required
 @require_GET
 def settings_activity(request: HttpRequest, slug: str) -> HttpResponse:
-    """The organization's audit trail, newest first, for its owners and admins."""
+    """The organization's audit trail, newest first, for its owners and admins, filtered by
+    the query string (registry, person, kind of event, days)."""
     membership = membership_or_404(request.user, slug)
     require_activity_viewer(membership)
     events = AuditEvent.objects.filter(organization=membership.organization)
-    page = Paginator(events, ACTIVITY_PAGE_SIZE).get_page(request.GET.get("page"))
+    people = events.order_by("actor_label").values_list("actor_label", flat=True).distinct()
+    form = ActivityFilterForm(
+        request.GET,
+        people=[(label, "System" if label == SYSTEM_ACTOR else label) for label in people],
+    )
+    page = Paginator(form.filter(events), ACTIVITY_PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
     context = {
         **settings_context(request, membership, section="activity"),
+        "form": form,
         "page": page,
-        "events": [(event, change_lines(event.changes)) for event in page],
-        "system_actor": SYSTEM_ACTOR,
+        # The filters, for the page links: `?{{ query }}&page=2`.
+        "query": query.urlencode(),
+        "events": [(event, actor_display(event), change_lines(event.changes)) for event in page],
     }
     return render(request, "orgsettings/activity.html", context)
 

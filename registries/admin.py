@@ -18,7 +18,8 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 
 from orgsettings.admin import count_per_organization, extend_organization_admin
-from orgsettings.audit import client_ip
+from orgsettings.audit import audited_as, client_ip
+from orgsettings.models import AuditSource
 
 from . import connection_test
 from .forms import RegistryForm, changed_message
@@ -155,6 +156,7 @@ class ContainerRegistryAdmin(admin.ModelAdmin):
                 messages.WARNING,
             )
 
+    @audited_as(AuditSource.ADMIN)
     def save_model(self, request, obj: ContainerRegistry, form: RegistryAdminForm, change) -> None:
         if change:
             try:
@@ -193,9 +195,11 @@ class ContainerRegistryAdmin(admin.ModelAdmin):
             return HttpResponseRedirect(request.path)
         return super().response_change(request, obj)
 
+    @audited_as(AuditSource.ADMIN)
     def delete_model(self, request, obj: ContainerRegistry) -> None:
         registry_delete(obj, actor=request.user, ip=client_ip(request))
 
+    @audited_as(AuditSource.ADMIN)
     @transaction.atomic
     def delete_queryset(self, request, queryset) -> None:
         for registry in queryset.select_related("organization"):

@@ -7,18 +7,20 @@ a save.
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.http import reswap, retarget, trigger_client_event
+from django_htmx.http import push_url, reswap, retarget, trigger_client_event
 
 from delivery.views import delivery_context
 from orgsettings.access import membership_or_404, require_registry_manager
@@ -26,7 +28,7 @@ from orgsettings.audit import client_ip
 from orgsettings.models import Membership
 from orgsettings.nav import settings_context
 
-from . import advice, connection_test
+from . import advice, connection_test, listing
 from .forms import RegistryForm, RegistryTestForm, changed_message
 from .models import ContainerRegistry
 from .services import RegistryChangedError, registry_create, registry_delete, registry_update
@@ -39,12 +41,24 @@ def _registry_or_404(membership: Membership, pk: int) -> ContainerRegistry:
     return get_object_or_404(ContainerRegistry, pk=pk, organization=membership.organization)
 
 
+def _list_params(request: HttpRequest) -> QueryDict:
+    """The table's search, sort and page: the list's own query string, or for an htmx request
+    made from the list (a save, a delete) the query string of the list it was made from."""
+    list_path = reverse("registries:list", kwargs={"slug": request.resolver_match.kwargs["slug"]})
+    if request.method == "GET" and request.path == list_path:
+        return request.GET
+    current = urlsplit(request.htmx.current_url or "") if request.htmx else None
+    if current is not None and current.path == list_path:
+        return QueryDict(current.query)
+    return QueryDict()
+
+
 def _page_context(request: HttpRequest, membership: Membership, **extra) -> dict:
-    registries = list(
-        membership.organization.registries.select_related("updated_by").order_by("display_name")
-    )
+    rows = listing.registry_list(membership.organization, _list_params(request))
+    registries = rows.registries
     return {
         **settings_context(request, membership, section="registries"),
+        "listing": rows,
         "registries": registries,
         **delivery_context(membership, registries),
         "general_advice": advice.GENERAL_ADVICE,
@@ -73,7 +87,11 @@ def registry_list(request: HttpRequest, slug: str) -> HttpResponse:
     membership = membership_or_404(request.user, slug)
     context = _page_context(request, membership)
     if request.htmx:
-        return _render(request, f"{PAGE}#table", context)
+        response = _render(request, f"{PAGE}#table", context)
+        if request.htmx.trigger in ("registry-search", "registry-sort"):
+            # The form sends its empty fields too: the address bar gets the view's own URL.
+            response = push_url(response, context["listing"].current_url)
+        return response
     return _render(request, PAGE, context)
 
 

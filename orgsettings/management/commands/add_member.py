@@ -5,7 +5,8 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from orgsettings.models import Organization, Role
+from orgsettings.audit import audit_source
+from orgsettings.models import AuditSource, Organization, Role
 from orgsettings.services import membership_set
 
 
@@ -29,5 +30,6 @@ class Command(BaseCommand):
         )
         if user is None:
             raise CommandError(f"No user named “{username}”.")
-        membership_set(organization, user=user, role=role)
+        with audit_source(AuditSource.COMMAND_LINE):
+            membership_set(organization, user=user, role=role)
         self.stdout.write(f"{username} is now {role} of {organization.slug}.")

@@ -11,6 +11,8 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from orgsettings.audit import audit_source
+from orgsettings.models import AuditSource
 from orgsettings.services import organization_create
 
 
@@ -19,7 +21,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         User = get_user_model()
-        with transaction.atomic():
+        with transaction.atomic(), audit_source(AuditSource.COMMAND_LINE):
             if User.objects.exists():
                 return
             password = secrets.token_urlsafe(12)

@@ -6,6 +6,8 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from orgsettings.audit import audit_source
+from orgsettings.models import AuditSource
 from orgsettings.services import organization_create
 
 
@@ -33,9 +35,10 @@ class Command(BaseCommand):
             if owner_user is None:
                 raise CommandError(f"No user named “{owner}”.")
         try:
-            organization = organization_create(
-                slug=slug, name=name, namespace=namespace, owner=owner_user
-            )
+            with audit_source(AuditSource.COMMAND_LINE):
+                organization = organization_create(
+                    slug=slug, name=name, namespace=namespace, owner=owner_user
+                )
         except ValidationError as error:
             raise CommandError(_describe(error)) from None
         self.stdout.write(
