@@ -8,6 +8,8 @@ import json
 from collections.abc import Iterable
 from typing import Protocol
 
+from .keyring import matching_keys
+
 DOCKERCONFIGJSON_KEY = ".dockerconfigjson"
 SECRET_TYPE = "kubernetes.io/dockerconfigjson"
 
@@ -47,3 +49,9 @@ def decode_config(data_value: str | None) -> dict | None:
     except (ValueError, TypeError):
         return None
     return parsed if isinstance(parsed, dict) else None
+
+
+def entries_for(config: dict, image: str) -> list[tuple[str, dict]]:
+    """The (key, entry) pairs of a Secret's config that a node tries for `image`, in order."""
+    auths = config.get("auths") or {}
+    return [(key, auths[key]) for key in matching_keys(auths, image)]
