@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "orgsettings",
     "registries",
     "delivery",
+    "pullhealth",
 ]
 
 STATIC_MANIFEST = env.bool("STATIC_MANIFEST", default=not DEBUG)
