@@ -13,7 +13,7 @@ Pods are listed in pages (`limit`/`continue`) so that memory does not grow with 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 
 import urllib3
@@ -26,6 +26,7 @@ from .pods import (
     DAEMON_SET,
     DEPLOYMENT,
     STATEFUL_SET,
+    TEMPLATE_HASH_LABEL,
     ContainerWait,
     OwnerRef,
     PodState,
@@ -35,6 +36,8 @@ from .pods import (
 from .restarts import RESTARTED_AT_ANNOTATION, restart_patch
 
 DEFAULT_PAGE_SIZE = 500
+# pod-template-hash values are about ten characters: a selector of 100 stays near 1 KiB of URL.
+_HASHES_PER_SELECTOR = 100
 STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
 _RESOURCES = {DEPLOYMENT: "deployments", STATEFUL_SET: "statefulsets", DAEMON_SET: "daemonsets"}
 
@@ -82,9 +85,26 @@ class PullHealthCalls:
                 return
 
     def list_replicasets(
-        self, namespace: str | None = None
+        self, namespace: str | None = None, *, template_hashes: Iterable[str] | None = None
     ) -> dict[tuple[str, str], ReplicaSetState]:
-        """The ReplicaSets of one namespace or of the cluster, by (namespace, name)."""
+        """The ReplicaSets of one namespace or of the cluster, by (namespace, name).
+
+        With `template_hashes` (the pod-template-hash labels of the pods whose owners are
+        wanted), only those, selected by label: a cluster keeps ten old ReplicaSets per
+        Deployment, and these few LISTs do not grow with them or with the organizations.
+        """
+        if template_hashes is None:
+            return self._list_replicasets(namespace, None)
+        hashes = sorted(set(template_hashes))
+        found: dict[tuple[str, str], ReplicaSetState] = {}
+        for start in range(0, len(hashes), _HASHES_PER_SELECTOR):
+            chunk = ",".join(hashes[start : start + _HASHES_PER_SELECTOR])
+            found |= self._list_replicasets(namespace, f"{TEMPLATE_HASH_LABEL} in ({chunk})")
+        return found
+
+    def _list_replicasets(
+        self, namespace: str | None, label_selector: str | None
+    ) -> dict[tuple[str, str], ReplicaSetState]:
         found: dict[tuple[str, str], ReplicaSetState] = {}
         token = None
         while True:
@@ -92,6 +112,7 @@ class PullHealthCalls:
                 kwargs = {
                     "limit": self.page_size,
                     "_continue": token,
+                    "label_selector": label_selector,
                     "_request_timeout": self.timeout,
                 }
                 if namespace is None:
@@ -217,6 +238,7 @@ def _pod_state(item: client.V1Pod) -> PodState:
         pull_secrets=tuple(ref.name for ref in spec.image_pull_secrets or [] if ref.name),
         waiting=tuple(waiting),
         created_at=item.metadata.creation_timestamp,
+        template_hash=(item.metadata.labels or {}).get(TEMPLATE_HASH_LABEL, ""),
     )
 
 

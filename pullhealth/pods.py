@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 PULL_WAITING_REASONS = frozenset({"ErrImagePull", "ImagePullBackOff"})
+TEMPLATE_HASH_LABEL = "pod-template-hash"
 
 DEPLOYMENT = "Deployment"
 STATEFUL_SET = "StatefulSet"
@@ -52,6 +53,8 @@ class PodState:
     pull_secrets: tuple[str, ...] = ()
     waiting: tuple[ContainerWait, ...] = ()
     created_at: datetime | None = None
+    # The pod-template-hash label a Deployment's ReplicaSet gives its pods (and carries too).
+    template_hash: str = ""
 
     @property
     def controller(self) -> OwnerRef | None:

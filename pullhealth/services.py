@@ -6,7 +6,7 @@ call: each write is one transaction.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
@@ -83,13 +83,21 @@ def pull_health_unavailable(
 ) -> PullHealth:
     """Note that the pods could not be read (ClusterError kind and message). What was read
     before stays, shown with its age; "forbidden" means RBAC does not grant the reads."""
+    pull_health_unavailable_many([target], error_kind=error_kind, error=error, read_at=read_at)
+    return PullHealth.objects.get(target=target)
+
+
+def pull_health_unavailable_many(
+    targets: Sequence[DeliveryTarget], *, error_kind: str, error: str, read_at: datetime
+) -> None:
+    """pull_health_unavailable for all the targets of a cluster, in a fixed number of queries."""
+    error = error[:300]
     with transaction.atomic():
-        health, _ = PullHealth.objects.select_for_update().get_or_create(target=target)
-        health.error_kind, health.error = error_kind, error[:300]
-        if health.read_at is None:
-            health.read_at = read_at
-        health.save()
-    return health
+        PullHealth.objects.bulk_create(
+            [PullHealth(target=target, read_at=read_at) for target in targets],
+            ignore_conflicts=True,
+        )
+        PullHealth.objects.filter(target__in=targets).update(error_kind=error_kind, error=error)
 
 
 def workload_restart_record(
