@@ -31,3 +31,4 @@ lint: dev-venv
 
 bench: dev-venv
 	$(BIN)/python benchmarks/reconcile_requests.py
+	$(BIN)/python benchmarks/pullhealth_pass.py

@@ -13,8 +13,10 @@ Pods are listed in pages (`limit`/`continue`) so that memory does not grow with 
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Iterable, Iterator
 from datetime import datetime
+from typing import Any
 
 import urllib3
 from kubernetes import client
@@ -73,14 +75,15 @@ class PullHealthCalls:
                     "_continue": token,
                     "field_selector": field_selector,
                     "_request_timeout": self.timeout,
+                    "_preload_content": False,
                 }
                 if namespace is None:
-                    page = self.core.list_pod_for_all_namespaces(**kwargs)
+                    page = _json(self.core.list_pod_for_all_namespaces(**kwargs))
                 else:
-                    page = self.core.list_namespaced_pod(namespace, **kwargs)
-            for item in page.items:
+                    page = _json(self.core.list_namespaced_pod(namespace, **kwargs))
+            for item in page.get("items") or []:
                 yield _pod_state(item)
-            token = page.metadata._continue if page.metadata else None
+            token = (page.get("metadata") or {}).get("continue")
             if not token:
                 return
 
@@ -114,24 +117,25 @@ class PullHealthCalls:
                     "_continue": token,
                     "label_selector": label_selector,
                     "_request_timeout": self.timeout,
+                    "_preload_content": False,
                 }
                 if namespace is None:
-                    page = self.apps.list_replica_set_for_all_namespaces(**kwargs)
+                    page = _json(self.apps.list_replica_set_for_all_namespaces(**kwargs))
                 else:
-                    page = self.apps.list_namespaced_replica_set(namespace, **kwargs)
-            for item in page.items:
+                    page = _json(self.apps.list_namespaced_replica_set(namespace, **kwargs))
+            for item in page.get("items") or []:
                 state = _replicaset_state(item)
                 found[(state.namespace, state.name)] = state
-            token = page.metadata._continue if page.metadata else None
+            token = (page.get("metadata") or {}).get("continue")
             if not token:
                 return found
 
     def read_replicaset(self, namespace: str, name: str) -> ReplicaSetState | None:
         with _translated("get", "replicasets", namespace, missing_ok=True) as missing:
             item = self.apps.read_namespaced_replica_set(
-                name, namespace, _request_timeout=self.timeout
+                name, namespace, _request_timeout=self.timeout, _preload_content=False
             )
-        return None if missing else _replicaset_state(item)
+        return None if missing else _replicaset_state(_json(item))
 
     def read_workload(self, kind: str, namespace: str, name: str) -> WorkloadState | None:
         """A Deployment, StatefulSet or DaemonSet, or None when it no longer exists."""
@@ -193,61 +197,74 @@ class PullHealthCalls:
         return not gone
 
 
-def _owners(meta: client.V1ObjectMeta) -> tuple[OwnerRef, ...]:
+def _json(response: Any) -> dict[str, Any]:
+    """The body of a response read without the client's models: a LIST of a whole cluster's
+    pods would otherwise spend most of its time building objects of fields never read."""
+    try:
+        body = json.loads(response.data)
+    except ValueError:
+        raise ClusterError("api-error", "The cluster answered with something not JSON.") from None
+    return body if isinstance(body, dict) else {}
+
+
+def _owners(meta: dict[str, Any]) -> tuple[OwnerRef, ...]:
     return tuple(
         OwnerRef(
-            api_version=ref.api_version,
-            kind=ref.kind,
-            name=ref.name,
-            uid=ref.uid,
-            controller=bool(ref.controller),
+            api_version=ref.get("apiVersion", ""),
+            kind=ref.get("kind", ""),
+            name=ref.get("name", ""),
+            uid=ref.get("uid", ""),
+            controller=bool(ref.get("controller")),
         )
-        for ref in meta.owner_references or []
+        for ref in meta.get("ownerReferences") or []
     )
 
 
-def _pod_state(item: client.V1Pod) -> PodState:
-    spec, status = item.spec, item.status
-    images = {}
-    for container in [*(spec.init_containers or []), *(spec.containers or [])]:
-        images[container.name] = container.image or ""
+def _pod_state(item: dict[str, Any]) -> PodState:
+    meta, spec, status = item["metadata"], item.get("spec") or {}, item.get("status") or {}
+    images = {
+        container.get("name"): container.get("image") or ""
+        for container in [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]
+    }
     waiting = []
-    for statuses, init in (
-        (status.init_container_statuses if status else None, True),
-        (status.container_statuses if status else None, False),
-    ):
-        for container in statuses or []:
-            wait = container.state.waiting if container.state else None
+    for key, init in (("initContainerStatuses", True), ("containerStatuses", False)):
+        for container in status.get(key) or []:
+            wait = (container.get("state") or {}).get("waiting")
             if wait is None:
                 continue
+            name = container.get("name", "")
             waiting.append(
                 ContainerWait(
-                    container=container.name,
+                    container=name,
                     # What the user wrote in the spec; the status may hold the runtime's form.
-                    image=images.get(container.name) or container.image or "",
-                    reason=wait.reason or "",
-                    message=wait.message or "",
+                    image=images.get(name) or container.get("image") or "",
+                    reason=wait.get("reason") or "",
+                    message=wait.get("message") or "",
                     init=init,
                 )
             )
+    created = meta.get("creationTimestamp")
     return PodState(
-        namespace=item.metadata.namespace,
-        name=item.metadata.name,
-        uid=item.metadata.uid,
-        owners=_owners(item.metadata),
-        pull_secrets=tuple(ref.name for ref in spec.image_pull_secrets or [] if ref.name),
+        namespace=meta.get("namespace", ""),
+        name=meta["name"],
+        uid=meta.get("uid", ""),
+        owners=_owners(meta),
+        pull_secrets=tuple(
+            ref["name"] for ref in spec.get("imagePullSecrets") or [] if ref.get("name")
+        ),
         waiting=tuple(waiting),
-        created_at=item.metadata.creation_timestamp,
-        template_hash=(item.metadata.labels or {}).get(TEMPLATE_HASH_LABEL, ""),
+        created_at=datetime.fromisoformat(created.replace("Z", "+00:00")) if created else None,
+        template_hash=(meta.get("labels") or {}).get(TEMPLATE_HASH_LABEL, ""),
     )
 
 
-def _replicaset_state(item: client.V1ReplicaSet) -> ReplicaSetState:
+def _replicaset_state(item: dict[str, Any]) -> ReplicaSetState:
+    meta = item["metadata"]
     return ReplicaSetState(
-        namespace=item.metadata.namespace,
-        name=item.metadata.name,
-        uid=item.metadata.uid,
-        owners=_owners(item.metadata),
+        namespace=meta.get("namespace", ""),
+        name=meta["name"],
+        uid=meta.get("uid", ""),
+        owners=_owners(meta),
     )
 
 

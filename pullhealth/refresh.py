@@ -33,7 +33,11 @@ from .failures import PullFailure as ReadFailure
 from .failures import read_failures
 from .models import PullFailure, PullHealth
 from .pods import REPLICA_SET, pull_waits
-from .services import pull_health_record, pull_health_unavailable_many
+from .services import (
+    pull_health_create_many,
+    pull_health_record,
+    pull_health_unavailable_many,
+)
 
 PENDING = "status.phase=Pending"
 _UPDATE_CHUNK = 5000
@@ -90,15 +94,15 @@ def pull_health_refresh(
         "id", "organization_id", "address"
     ):
         registries[registry.organization_id].append(registry)
-    stored = {
-        health.target_id: health
-        for health in PullHealth.objects.filter(target__in=targets).prefetch_related("failures")
-    }
+    stored = {health.target_id: health for health in PullHealth.objects.filter(target__in=targets)}
+    stored_rows = defaultdict(list)
+    for row in PullFailure.objects.filter(health__in=list(stored.values())):
+        stored_rows[row.health_id].append(row)
 
-    unchanged = []
+    unchanged, first_reads = [], []
     for target in targets:
         health = stored.get(target.pk)
-        rows = list(health.failures.all()) if health is not None else []
+        rows = stored_rows.get(health.pk, []) if health is not None else []
         previous = {_row_key(row): Cause(row.cause) for row in rows}
         failures = read_failures(
             by_namespace.get(target.namespace, []),
@@ -108,11 +112,16 @@ def pull_health_refresh(
             previous_causes=previous,
         )
         report.failures += len(failures)
-        if health is not None and _same(rows, failures):
+        if health is None:
+            first_reads.append((target, failures))
+            continue
+        if _same(rows, failures):
             unchanged.append(health.pk)
             continue
         pull_health_record(target, failures=failures, read_at=now)
         report.changed += 1
+    pull_health_create_many(first_reads, read_at=now)
+    report.changed += len(first_reads)
     for start in range(0, len(unchanged), _UPDATE_CHUNK):
         PullHealth.objects.filter(pk__in=unchanged[start : start + _UPDATE_CHUNK]).update(
             read_at=now, error_kind="", error=""

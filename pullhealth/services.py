@@ -32,50 +32,76 @@ def previous_causes(target: DeliveryTarget) -> dict[_Key, Cause]:
     return {_key(row): Cause(row.cause) for row in rows}
 
 
+def _values(failure: ReadFailure, read_at: datetime) -> dict:
+    """The stored fields of a failure that a later read may change."""
+    return {
+        "registry_id": failure.registry.pk if failure.registry is not None else None,
+        "controller_owned": failure.workload.controller_owned,
+        "init_container": failure.init,
+        "cause": failure.cause,
+        "message": failure.message,
+        "references_secret": failure.references_secret,
+        "pods": len(failure.pods),
+        "seen_at": read_at,
+    }
+
+
+def _new_row(health: PullHealth, failure: ReadFailure, read_at: datetime) -> PullFailure:
+    workload = failure.workload
+    return PullFailure(
+        health=health,
+        namespace=workload.namespace,
+        workload_kind=workload.kind,
+        workload_name=workload.name,
+        container=failure.container,
+        image=failure.image,
+        since=read_at,
+        **_values(failure, read_at),
+    )
+
+
 def pull_health_record(
     target: DeliveryTarget, *, failures: Iterable[ReadFailure], read_at: datetime
 ) -> PullHealth:
     """Store what a read found: failures seen before keep their `since`, the others start
-    now, and those no longer seen are gone."""
+    now, and those no longer seen are gone. `seen_at` is the read that last changed a row;
+    PullHealth.read_at the last read."""
     with transaction.atomic():
         health, _ = PullHealth.objects.select_for_update().get_or_create(target=target)
         known = {_key(row): row for row in health.failures.all()}
-        seen = set()
+        seen, new = set(), []
         for failure in failures:
-            workload = failure.workload
-            key = (*workload.key, failure.container, failure.image)
-            seen.add(key)
-            values = {
-                "registry_id": failure.registry.pk if failure.registry is not None else None,
-                "controller_owned": workload.controller_owned,
-                "init_container": failure.init,
-                "cause": failure.cause,
-                "message": failure.message,
-                "references_secret": failure.references_secret,
-                "pods": len(failure.pods),
-                "seen_at": read_at,
-            }
-            row = known.get(key)
+            seen.add(failure.key)
+            row = known.get(failure.key)
             if row is None:
-                PullFailure.objects.create(
-                    health=health,
-                    namespace=workload.namespace,
-                    workload_kind=workload.kind,
-                    workload_name=workload.name,
-                    container=failure.container,
-                    image=failure.image,
-                    since=read_at,
-                    **values,
-                )
-            else:
-                for name, value in values.items():
-                    setattr(row, name, value)
-                row.save()
+                new.append(_new_row(health, failure, read_at))
+                continue
+            for name, value in _values(failure, read_at).items():
+                setattr(row, name, value)
+            row.save()
+        PullFailure.objects.bulk_create(new)
         gone = [row.pk for key, row in known.items() if key not in seen]
         PullFailure.objects.filter(pk__in=gone).delete()
         health.read_at, health.error_kind, health.error = read_at, "", ""
         health.save()
     return health
+
+
+def pull_health_create_many(
+    found: Sequence[tuple[DeliveryTarget, Sequence[ReadFailure]]], *, read_at: datetime
+) -> None:
+    """The first read of targets that have no stored pull health yet, in three queries."""
+    if not found:
+        return
+    with transaction.atomic():
+        healths = PullHealth.objects.bulk_create(
+            [PullHealth(target=target, read_at=read_at) for target, _ in found]
+        )
+        PullFailure.objects.bulk_create(
+            _new_row(health, failure, read_at)
+            for health, (_, failures) in zip(healths, found, strict=True)
+            for failure in failures
+        )
 
 
 def pull_health_unavailable(
