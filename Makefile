@@ -31,4 +31,5 @@ lint: dev-venv
 
 bench: dev-venv
 	$(BIN)/python benchmarks/reconcile_requests.py
+	$(BIN)/python benchmarks/delivery.py
 	$(BIN)/python benchmarks/pullhealth_pass.py

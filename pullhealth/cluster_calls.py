@@ -1,8 +1,8 @@
 """The cluster calls pull health makes: read pods and their owners, restart workloads.
 
-This module must become part of the one gateway module that imports `kubernetes` (today
-registries/kube.py, becoming the delivery app's gateway), next to the Secret and ServiceAccount
-calls: it is kept apart only until that gateway has landed. It receives an already-built
+This module must become part of the one gateway module that imports `kubernetes`
+(delivery/kube.py), next to the Secret and ServiceAccount calls: it is kept apart only until it
+is folded in there. It receives an already-built
 ApiClient for one cluster and speaks in the plain objects of pullhealth.pods, raising the
 gateway's ClusterError with short messages that never carry request or response bodies. No
 client-side retries: the worker and the reconciler are the retry.
@@ -22,7 +22,7 @@ import urllib3
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from registries.kube import ClusterError
+from delivery.errors import ClusterError
 
 from .pods import (
     DAEMON_SET,

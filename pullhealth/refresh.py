@@ -23,8 +23,8 @@ from datetime import datetime
 from django.conf import settings
 from django.utils import timezone
 
+from delivery.errors import ClusterError
 from delivery.models import DeliveryTarget
-from registries.kube import ClusterError
 from registries.models import ContainerRegistry
 
 from .causes import Cause

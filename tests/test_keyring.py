@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from registries.dockerconfig import build_config, entries_for
+from delivery.dockerconfig import build_config, entries_for
 from registries.keyring import key_matches, matching_keys, normalize_image, parse_image
 from registries.validation import normalize_address
 

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from kubernetes import config
 
+from delivery.errors import ClusterError
 from pullhealth.causes import Cause
 from pullhealth.cluster_calls import PullHealthCalls
 from pullhealth.failures import read_failures
 from pullhealth.restarts import RESTARTED_AT_ANNOTATION, Skip, plan_restarts
-from registries.kube import ClusterError
 
 NS = "org-acme"
 SECRET = "org-registry-credentials"

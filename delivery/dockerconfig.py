@@ -8,7 +8,7 @@ import json
 from collections.abc import Iterable
 from typing import Protocol
 
-from .keyring import matching_keys
+from registries.keyring import matching_keys
 
 DOCKERCONFIGJSON_KEY = ".dockerconfigjson"
 SECRET_TYPE = "kubernetes.io/dockerconfigjson"
