@@ -36,3 +36,4 @@ bench: dev-venv
 	$(BIN)/python benchmarks/delivery.py
 	$(BIN)/python benchmarks/delivery_poll.py
 	$(BIN)/python benchmarks/registries_page.py
+	$(BIN)/python benchmarks/pullhealth_pass.py

@@ -8,6 +8,8 @@ import json
 from collections.abc import Iterable
 from typing import Protocol
 
+from registries.keyring import matching_keys
+
 from .errors import ClusterError
 
 DOCKERCONFIGJSON_KEY = ".dockerconfigjson"
@@ -67,3 +69,9 @@ def secret_data(registries: list[Credential]) -> str:
             retriable=False,
         )
     return encode_config(build_config(registries))
+
+
+def entries_for(config: dict, image: str) -> list[tuple[str, dict]]:
+    """The (key, entry) pairs of a Secret's config that a node tries for `image`, in order."""
+    auths = config.get("auths") or {}
+    return [(key, auths[key]) for key in matching_keys(auths, image)]

@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "registries",
     # Before django_tasks_db: its `db_worker` command is extended there (recovery at start).
     "delivery",
+    "pullhealth",
     "django_tasks",
     "django_tasks_db",
 ]

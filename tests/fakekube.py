@@ -18,6 +18,7 @@ import binascii
 import bisect
 import contextlib
 import copy
+import hashlib
 import json
 import re
 import socketserver
@@ -48,6 +49,11 @@ class _Resource:
     kind: str
     namespaced: bool
     fields: frozenset[str]
+    group: str = ""  # "" is the core group, served under /api/v1
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/v1" if self.group else "v1"
 
 
 _METADATA_FIELDS = frozenset(
@@ -84,9 +90,29 @@ RESOURCES = {
         ),
     )
 }
+
+# ---------------------------------------------------------------------------------------------
+# Workloads: Pods (core/v1) and the apps/v1 controllers that own them. Their behaviour lives in
+# the "Workloads" sections below; the rest of the server treats them like any other kind.
+
+_WORKLOAD_FIELDS = frozenset({"spec", "status"})
+RESOURCES["pods"] = _Resource("pods", "Pod", True, _WORKLOAD_FIELDS)
+APPS_RESOURCES = {
+    resource.plural: resource
+    for resource in (
+        _Resource("replicasets", "ReplicaSet", True, _WORKLOAD_FIELDS, "apps"),
+        _Resource("deployments", "Deployment", True, _WORKLOAD_FIELDS, "apps"),
+        _Resource("statefulsets", "StatefulSet", True, _WORKLOAD_FIELDS, "apps"),
+        _Resource("daemonsets", "DaemonSet", True, _WORKLOAD_FIELDS, "apps"),
+    )
+}
+# Kinds whose `status` is written only through their status subresource (by the kubelet or a
+# controller): an update or patch of the object itself keeps the stored status.
+_STATUS_SUBRESOURCE = frozenset({"pods", *APPS_RESOURCES})
+
 _RESOURCE_ALIASES = {
     alias: resource
-    for resource in RESOURCES.values()
+    for resource in (*RESOURCES.values(), *APPS_RESOURCES.values())
     for alias in (resource.plural, resource.kind.lower(), resource.plural.rstrip("s"))
 }
 
@@ -132,19 +158,27 @@ def _status(code: int, reason: str, message: str, details: dict[str, Any] | None
     return status | {"code": code}
 
 
-def _not_found(plural: str, name: str) -> _ApiError:
-    details = {"name": name, "kind": plural}
-    return _ApiError(_status(404, "NotFound", f'{plural} "{name}" not found', details))
+def _qualified(plural: str, name: str, group: str) -> tuple[str, dict[str, str]]:
+    """How errors name a kind: `deployments.apps` outside the core group, with its details."""
+    if not group:
+        return plural, {"name": name, "kind": plural}
+    return f"{plural}.{group}", {"name": name, "group": group, "kind": plural}
 
 
-def _already_exists(plural: str, name: str) -> _ApiError:
-    details = {"name": name, "kind": plural}
-    return _ApiError(_status(409, "AlreadyExists", f'{plural} "{name}" already exists', details))
+def _not_found(plural: str, name: str, group: str = "") -> _ApiError:
+    shown, details = _qualified(plural, name, group)
+    return _ApiError(_status(404, "NotFound", f'{shown} "{name}" not found', details))
 
 
-def _conflict(plural: str, name: str, why: str) -> _ApiError:
-    message = f'Operation cannot be fulfilled on {plural} "{name}": {why}'
-    return _ApiError(_status(409, "Conflict", message, {"name": name, "kind": plural}))
+def _already_exists(plural: str, name: str, group: str = "") -> _ApiError:
+    shown, details = _qualified(plural, name, group)
+    return _ApiError(_status(409, "AlreadyExists", f'{shown} "{name}" already exists', details))
+
+
+def _conflict(plural: str, name: str, why: str, group: str = "") -> _ApiError:
+    shown, details = _qualified(plural, name, group)
+    message = f'Operation cannot be fulfilled on {shown} "{name}": {why}'
+    return _ApiError(_status(409, "Conflict", message, details))
 
 
 _STALE = (
@@ -518,6 +552,8 @@ def _field_value(resource: _Resource, obj: dict[str, Any], name: str) -> str:
         return obj["type"]
     if resource.plural == "namespaces" and name == "status.phase":
         return obj.get("status", {}).get("phase", "")
+    if (value := _workload_field_value(resource, obj, name)) is not None:
+        return value
     raise _bad_request(
         f'"{name}" is not a known field selector: only "metadata.name", "metadata.namespace"'
     )
@@ -531,7 +567,9 @@ def _field_matcher(resource: _Resource, text: str) -> Callable[[dict[str, Any]],
             raise _bad_request(f"invalid selector: '{text}'; can't understand '{term}'")
         terms.append(match.groups())
     for name, _, _ in terms:
-        _field_value(resource, {"metadata": {"name": ""}, "type": "", "status": {}}, name)
+        _field_value(
+            resource, {"metadata": {"name": ""}, "type": "", "status": {}, "spec": {}}, name
+        )
 
     def matches(obj: dict[str, Any]) -> bool:
         return all(
@@ -577,7 +615,9 @@ def _strategic_merge(target: Any, patch: dict[str, Any], path: tuple[str, ...] =
             else:
                 result[key] = merged
         elif isinstance(value, list) and sub_path in _MERGE_KEYS:
-            result[key] = _merge_keyed_list(result.get(key) or [], value, _MERGE_KEYS[sub_path])
+            result[key] = _merge_keyed_list(
+                result.get(key) or [], value, _MERGE_KEYS[sub_path], sub_path
+            )
         elif isinstance(value, list) and sub_path in _MERGED_PRIMITIVE_LISTS:
             current = list(result.get(key) or [])
             result[key] = current + [item for item in value if item not in current]
@@ -586,7 +626,9 @@ def _strategic_merge(target: Any, patch: dict[str, Any], path: tuple[str, ...] =
     return result
 
 
-def _merge_keyed_list(current: list[Any], patch: list[Any], merge_key: str) -> list[Any]:
+def _merge_keyed_list(
+    current: list[Any], patch: list[Any], merge_key: str, path: tuple[str, ...] = ()
+) -> list[Any]:
     if {"$patch": "replace"} in patch:
         return [item for item in patch if item != {"$patch": "replace"}]
     result = copy.deepcopy(current)
@@ -603,7 +645,8 @@ def _merge_keyed_list(current: list[Any], patch: list[Any], merge_key: str) -> l
         elif index is None:
             result.append({key: value for key, value in item.items() if key != "$patch"})
         else:
-            result[index] = _strategic_merge(result[index], item)
+            # "[]" stands for "an item of the list" in the merge-key paths.
+            result[index] = _strategic_merge(result[index], item, (*path, "[]"))
     return result
 
 
@@ -737,6 +780,293 @@ def _json_patch(doc: Any, operations: Any) -> Any:
 
 
 # ---------------------------------------------------------------------------------------------
+# Workloads: Pods and the apps/v1 kinds (after pkg/apis/core/validation, pkg/apis/apps/validation
+# and their registry strategies): merge keys, field selectors, validation and server defaults.
+
+# Strategic merge keys of the pod spec, in a Pod and in a controller's pod template.
+# "[]" stands for an item of the list above it.
+_POD_SPEC_LISTS = {
+    "containers": "name",
+    "initContainers": "name",
+    "ephemeralContainers": "name",
+    "imagePullSecrets": "name",
+    "volumes": "name",
+}
+_CONTAINER_LISTS = {"env": "name", "ports": "containerPort", "volumeMounts": "mountPath"}
+for _spec_path in (("spec",), ("spec", "template", "spec")):
+    for _field_name, _merge_key in _POD_SPEC_LISTS.items():
+        _MERGE_KEYS[(*_spec_path, _field_name)] = _merge_key
+    for _containers in ("containers", "initContainers", "ephemeralContainers"):
+        for _field_name, _merge_key in _CONTAINER_LISTS.items():
+            _MERGE_KEYS[(*_spec_path, _containers, "[]", _field_name)] = _merge_key
+
+_POD_FIELD_SELECTORS = {
+    "spec.nodeName": ("spec", "nodeName"),
+    "spec.restartPolicy": ("spec", "restartPolicy"),
+    "spec.schedulerName": ("spec", "schedulerName"),
+    "spec.serviceAccountName": ("spec", "serviceAccountName"),
+    "status.phase": ("status", "phase"),
+    "status.podIP": ("status", "podIP"),
+    "status.nominatedNodeName": ("status", "nominatedNodeName"),
+}
+
+
+def _workload_field_value(resource: _Resource, obj: dict[str, Any], name: str) -> str | None:
+    """The value of a field selector these kinds support beyond metadata, or None."""
+    if resource.plural == "pods" and name in _POD_FIELD_SELECTORS:
+        section, key = _POD_FIELD_SELECTORS[name]
+        return str((obj.get(section) or {}).get(key) or "")
+    if resource.plural == "pods" and name == "spec.hostNetwork":
+        return "true" if (obj.get("spec") or {}).get("hostNetwork") else "false"
+    if resource.plural == "replicasets" and name == "status.replicas":
+        return str((obj.get("status") or {}).get("replicas") or 0)
+    return None
+
+
+def _go_map(value: Any) -> str:
+    if not isinstance(value, dict):
+        return "map[string]string(nil)"
+    inner = ", ".join(f'"{k}":"{v}"' for k, v in sorted(value.items()))
+    return f"map[string]string{{{inner}}}"
+
+
+def _pod_spec_causes(spec: Any, path: str) -> list[_Cause]:
+    if not isinstance(spec, dict):
+        return [_Cause.required(path)]
+    causes = []
+    containers = spec.get("containers")
+    if not containers:
+        causes.append(_Cause.required(f"{path}.containers"))
+    for listed in ("initContainers", "containers"):
+        items = spec.get(listed) or []
+        if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+            causes.append(_Cause.invalid(f"{path}.{listed}", "", "must be a list of containers"))
+            continue
+        seen = set()
+        for index, container in enumerate(items):
+            where = f"{path}.{listed}[{index}]"
+            name = container.get("name") or ""
+            if not name:
+                causes.append(_Cause.required(f"{where}.name"))
+            else:
+                for problem in _name_problems(name, label=True):
+                    causes.append(_Cause.invalid(f"{where}.name", name, problem))
+                if name in seen:
+                    causes.append(
+                        _Cause(f"{where}.name", "FieldValueDuplicate", f'Duplicate value: "{name}"')
+                    )
+                seen.add(name)
+            if not container.get("image"):
+                causes.append(_Cause.required(f"{where}.image"))
+    for index, ref in enumerate(spec.get("imagePullSecrets") or []):
+        if not isinstance(ref, dict) or not ref.get("name"):
+            causes.append(_Cause.required(f"{path}.imagePullSecrets[{index}].name"))
+    return causes
+
+
+# What `kubectl edit` may change in a running pod (ValidatePodUpdate).
+_POD_UPDATE_MESSAGE = (
+    "pod updates may not change fields other than `spec.containers[*].image`,"
+    "`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only"
+    " additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set"
+    " to 1 if it was previously negative)"
+)
+
+
+def _pod_spec_without_mutable(spec: dict[str, Any]) -> dict[str, Any]:
+    spec = copy.deepcopy(spec)
+    for key in ("activeDeadlineSeconds", "tolerations", "terminationGracePeriodSeconds"):
+        spec.pop(key, None)
+    for listed in ("containers", "initContainers"):
+        for container in spec.get(listed) or []:
+            container.pop("image", None)
+    return spec
+
+
+def _workload_causes(
+    resource: _Resource, obj: dict[str, Any], old: dict[str, Any] | None
+) -> list[_Cause]:
+    spec = obj.get("spec")
+    if resource.plural == "pods":
+        causes = _pod_spec_causes(spec, "spec")
+        changed = old is not None and _pod_spec_without_mutable(spec) != (
+            _pod_spec_without_mutable(old.get("spec") or {})
+        )
+        if changed and not causes:
+            causes.append(_Cause.forbidden("spec", _POD_UPDATE_MESSAGE))
+        return causes
+    if not isinstance(spec, dict):
+        return [_Cause.required("spec")]
+    causes = []
+    selector = spec.get("selector")
+    template = spec.get("template") or {}
+    labels = (template.get("metadata") or {}).get("labels") or {}
+    match_labels = (selector or {}).get("matchLabels") or {}
+    if not selector or not (match_labels or selector.get("matchExpressions")):
+        causes.append(_Cause.required("spec.selector"))
+    elif any(labels.get(key) != value for key, value in match_labels.items()):
+        causes.append(
+            _Cause(
+                "spec.template.metadata.labels",
+                "FieldValueInvalid",
+                f"Invalid value: {_go_map(labels)}: `selector` does not match template `labels`",
+            )
+        )
+    if old is not None and selector != (old.get("spec") or {}).get("selector"):
+        causes.append(_Cause.invalid("spec.selector", _go_map(match_labels), "field is immutable"))
+    replicas = spec.get("replicas")
+    if replicas is not None and (not isinstance(replicas, int) or replicas < 0):
+        causes.append(
+            _Cause.invalid("spec.replicas", replicas, "must be greater than or equal to 0")
+        )
+    causes += _pod_spec_causes(template.get("spec"), "spec.template.spec")
+    return causes
+
+
+def _prepare_workload_update(resource: _Resource, old: dict[str, Any], new: dict[str, Any]) -> None:
+    """What the registry strategies do on update: status is kept, generation follows spec."""
+    if "status" in old:
+        new["status"] = copy.deepcopy(old["status"])
+    else:
+        new.pop("status", None)
+    if resource.plural in APPS_RESOURCES:
+        generation = old["metadata"].get("generation", 1)
+        if new.get("spec") != old.get("spec"):
+            generation += 1
+        new["metadata"]["generation"] = generation
+
+
+def _daemon_set_status(*, desired: int, ready: int) -> dict[str, int]:
+    return {
+        "currentNumberScheduled": desired,
+        "desiredNumberScheduled": desired,
+        "numberMisscheduled": 0,
+        "numberReady": ready,
+    }
+
+
+def _deleted_pod(pod: dict[str, Any]) -> dict[str, Any]:
+    # A pod's DELETE answers the pod itself, marked for deletion, not a Status.
+    gone = copy.deepcopy(pod)
+    gone["metadata"]["deletionTimestamp"] = _now()
+    gone["metadata"]["deletionGracePeriodSeconds"] = 30
+    return gone
+
+
+def _owner_reference(owner: dict[str, Any], *, controller: bool = True) -> dict[str, Any]:
+    return {
+        "apiVersion": owner["apiVersion"],
+        "kind": owner["kind"],
+        "name": owner["metadata"]["name"],
+        "uid": owner["metadata"]["uid"],
+        "controller": controller,
+        "blockOwnerDeletion": True,
+    }
+
+
+def _template_hash(template: dict[str, Any]) -> str:
+    digest = hashlib.sha256(json.dumps(template, sort_keys=True).encode()).hexdigest()
+    # Real pod-template-hash values are short, safe-encoded strings like "7c5ddbdf54".
+    return "".join(_SAFE_ALPHABET[int(c, 16) % len(_SAFE_ALPHABET)] for c in digest[:10])
+
+
+_SAFE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+
+
+def _suffix() -> str:
+    return "".join(_SAFE_ALPHABET[b % len(_SAFE_ALPHABET)] for b in uuid.uuid4().bytes[:5])
+
+
+Waiting = tuple[str, str]  # (reason, message) of a container's state.waiting
+
+
+def _container_status(
+    container: dict[str, Any], waiting: Waiting | None, *, started_at: str
+) -> dict[str, Any]:
+    status: dict[str, Any] = {
+        "name": container["name"],
+        "image": container["image"],
+        "imageID": "",
+        "ready": waiting is None,
+        "restartCount": 0,
+        "started": waiting is None,
+    }
+    if waiting is None:
+        status["state"] = {"running": {"startedAt": started_at}}
+    else:
+        reason, message = waiting
+        status["state"] = {"waiting": {"reason": reason, "message": message}}
+    return status
+
+
+def _pod_status(
+    spec: dict[str, Any], waiting: Waiting | None, init_waiting: Waiting | None
+) -> dict[str, Any]:
+    """The status the kubelet reports for a pod whose pulls fail as given (None: they worked)."""
+    now = _now()
+    init_containers = spec.get("initContainers") or []
+    main_waiting = waiting
+    if init_waiting is not None:
+        # Containers do not start before the init containers have run.
+        main_waiting = ("PodInitializing", "")
+    status: dict[str, Any] = {
+        "phase": "Running" if main_waiting is None else "Pending",
+        "qosClass": "BestEffort",
+        "startTime": now,
+        "hostIP": "10.0.0.10",
+        "podIP": "10.244.0.10",
+        "conditions": [
+            {"type": "PodScheduled", "status": "True", "lastTransitionTime": now},
+            {
+                "type": "Ready",
+                "status": "True" if main_waiting is None else "False",
+                "lastTransitionTime": now,
+            },
+        ],
+        "containerStatuses": [
+            _container_status(container, main_waiting, started_at=now)
+            for container in spec["containers"]
+        ],
+    }
+    if init_containers:
+        init_statuses = []
+        for container in init_containers:
+            if init_waiting is None:
+                state = {"terminated": {"exitCode": 0, "reason": "Completed", "finishedAt": now}}
+                init_statuses.append(
+                    _container_status(container, None, started_at=now)
+                    | {"ready": True, "started": False, "state": state}
+                )
+            else:
+                init_statuses.append(_container_status(container, init_waiting, started_at=now))
+        status["initContainerStatuses"] = init_statuses
+    if main_waiting is not None and main_waiting[1] == "":
+        for item in status["containerStatuses"]:
+            item["state"]["waiting"].pop("message")
+    return status
+
+
+def _pod_template(
+    name: str,
+    image: str,
+    *,
+    init_image: str | None,
+    pull_secrets: list[str] | None,
+    service_account: str,
+) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "containers": [{"name": "app", "image": image, "imagePullPolicy": "IfNotPresent"}],
+        "restartPolicy": "Always",
+        "serviceAccountName": service_account,
+    }
+    if init_image is not None:
+        spec["initContainers"] = [{"name": "init", "image": init_image}]
+    if pull_secrets is not None:
+        spec["imagePullSecrets"] = [{"name": secret} for secret in pull_secrets]
+    return {"metadata": {"labels": {"app": name}}, "spec": spec}
+
+
+# ---------------------------------------------------------------------------------------------
 # The server.
 
 
@@ -854,7 +1184,9 @@ class FakeKubeServer:
 
     def _clear_state(self) -> None:
         self.default_sa_delay, self.create_default_sa = self._defaults
-        self._store: dict[str, _Store] = {plural: _Store() for plural in RESOURCES}
+        self._store: dict[str, _Store] = {
+            plural: _Store() for plural in (*RESOURCES, *APPS_RESOURCES)
+        }
         self._sorted_keys: dict[str, tuple[int, list[tuple[str, str]]]] = {}
         self._resource_version = 1000
         self._requests: list[Request] = []
@@ -1080,6 +1412,380 @@ class FakeKubeServer:
                 if namespace is None or key[0] == namespace
             ]
 
+    # -- workloads: pods and apps/v1 --------------------------------------------------------
+    # Direct state for tests (as if the controllers and the kubelet had acted), and the parts
+    # of the API server that only these kinds have: the apps/v1 routes, pod admission and the
+    # garbage collector that removes what an owner owned.
+
+    def add_pod(
+        self,
+        namespace: str,
+        name: str,
+        image: str = "nginx",
+        *,
+        waiting: Waiting | None = None,
+        init_image: str | None = None,
+        init_waiting: Waiting | None = None,
+        pull_secrets: list[str] | None = None,
+        owner: dict[str, Any] | None = None,
+        controller: bool = True,
+        service_account: str = "default",
+        labels: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """A pod as the kubelet reports it: running, or waiting with `waiting` =
+        (reason, message) on its container (`init_waiting` on its init container).
+
+        `pull_secrets=None` gives the pod its ServiceAccount's `imagePullSecrets` as they are
+        now, as admission does at creation; a list gives it exactly those. `owner` is the
+        object (a dict with apiVersion, kind and metadata) named in its ownerReferences.
+        """
+        template = _pod_template(
+            name,
+            image,
+            init_image=init_image,
+            pull_secrets=pull_secrets,
+            service_account=service_account,
+        )
+        template["metadata"]["labels"] = dict(labels or {})
+        owner_refs = [] if owner is None else [_owner_reference(owner, controller=controller)]
+        with self._lock:
+            return copy.deepcopy(
+                self._insert_pod(namespace, name, template, owner_refs, waiting, init_waiting)
+            )
+
+    def add_deployment(
+        self,
+        namespace: str,
+        name: str,
+        image: str = "nginx",
+        *,
+        waiting: Waiting | None = None,
+        replicas: int = 1,
+        paused: bool = False,
+        pull_secrets: list[str] | None = None,
+        init_image: str | None = None,
+        init_waiting: Waiting | None = None,
+    ) -> dict[str, Any]:
+        """A Deployment with its ReplicaSet and `replicas` pods, as the controllers leave them.
+
+        `waiting`, `init_waiting` and `pull_secrets` shape the pods as in `add_pod`; a
+        `pull_secrets` list is also written into the pod template.
+        """
+        template = _pod_template(
+            name, image, init_image=init_image, pull_secrets=pull_secrets, service_account="default"
+        )
+        spec = {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "template": template,
+            "strategy": {"type": "RollingUpdate"},
+        }
+        if paused:
+            spec["paused"] = True
+        with self._lock:
+            deployment = self._insert_workload("deployments", namespace, name, spec)
+            self._roll_out(deployment, waiting, init_waiting)
+            return copy.deepcopy(self._store["deployments"][(namespace, name)])
+
+    def add_statefulset(
+        self,
+        namespace: str,
+        name: str,
+        image: str = "nginx",
+        *,
+        waiting: Waiting | None = None,
+        replicas: int = 1,
+        pull_secrets: list[str] | None = None,
+        init_image: str | None = None,
+        init_waiting: Waiting | None = None,
+    ) -> dict[str, Any]:
+        """A StatefulSet and its pods `<name>-0` … `<name>-<replicas-1>`."""
+        template = _pod_template(
+            name, image, init_image=init_image, pull_secrets=pull_secrets, service_account="default"
+        )
+        spec = {
+            "replicas": replicas,
+            "serviceName": name,
+            "selector": {"matchLabels": {"app": name}},
+            "template": template,
+        }
+        with self._lock:
+            workload = self._insert_workload("statefulsets", namespace, name, spec)
+            self._roll_out(workload, waiting, init_waiting)
+            return copy.deepcopy(self._store["statefulsets"][(namespace, name)])
+
+    def add_daemonset(
+        self,
+        namespace: str,
+        name: str,
+        image: str = "nginx",
+        *,
+        waiting: Waiting | None = None,
+        nodes: int = 1,
+        pull_secrets: list[str] | None = None,
+        init_image: str | None = None,
+        init_waiting: Waiting | None = None,
+    ) -> dict[str, Any]:
+        """A DaemonSet with one pod on each of `nodes` nodes."""
+        template = _pod_template(
+            name, image, init_image=init_image, pull_secrets=pull_secrets, service_account="default"
+        )
+        spec = {"selector": {"matchLabels": {"app": name}}, "template": template}
+        with self._lock:
+            workload = self._insert_workload("daemonsets", namespace, name, spec)
+            workload["status"] = {"desiredNumberScheduled": nodes}
+            self._roll_out(workload, waiting, init_waiting)
+            return copy.deepcopy(self._store["daemonsets"][(namespace, name)])
+
+    def pods_of(self, kind: str, namespace: str, name: str) -> list[dict[str, Any]]:
+        """The pods a workload owns now (a Deployment's through its ReplicaSets)."""
+        resource = _resource(kind)
+        with self._lock:
+            owner = self._store[resource.plural].get((namespace, name))
+            if owner is None:
+                return []
+            owners = {owner["metadata"]["uid"]}
+            if resource.plural == "deployments":
+                owners = {
+                    rs["metadata"]["uid"]
+                    for rs in self._store["replicasets"].values()
+                    if self._owned_by(rs, owners)
+                }
+            return [
+                copy.deepcopy(pod)
+                for key, pod in sorted(self._store["pods"].items())
+                if key[0] == namespace and self._owned_by(pod, owners)
+            ]
+
+    def set_waiting(
+        self,
+        namespace: str,
+        pod: str,
+        waiting: Waiting | None,
+        *,
+        init_waiting: Waiting | None = None,
+    ) -> dict[str, Any]:
+        """Report the pod's pulls as failing with `waiting` (None: its containers run)."""
+        with self._lock:
+            stored = self._store["pods"].get((namespace, pod))
+            if stored is None:
+                raise ValueError(f"no pod {namespace}/{pod}")
+            stored["status"] = _pod_status(stored["spec"], waiting, init_waiting)
+            stored["metadata"]["resourceVersion"] = self._next_resource_version()
+            return copy.deepcopy(stored)
+
+    def roll_out(
+        self,
+        kind: str,
+        namespace: str,
+        name: str,
+        *,
+        waiting: Waiting | None = None,
+        init_waiting: Waiting | None = None,
+    ) -> list[dict[str, Any]]:
+        """Act as the workload's controller after its template changed (a restart): replace its
+        pods by new ones from the current template, admitted as new pods are (so they get
+        the ServiceAccount's `imagePullSecrets` as they are now). Returns the new pods."""
+        resource = _resource(kind)
+        with self._lock:
+            workload = self._store[resource.plural].get((namespace, name))
+            if workload is None:
+                raise ValueError(f"no {resource.kind} {namespace}/{name}")
+            self._roll_out(workload, waiting, init_waiting)
+        return self.pods_of(kind, namespace, name)
+
+    def _insert_workload(
+        self, plural: str, namespace: str, name: str, spec: dict[str, Any]
+    ) -> dict[str, Any]:
+        if self._namespace(namespace) is None:
+            raise ValueError(f"namespace {namespace!r} does not exist")
+        obj = {
+            "metadata": {
+                "name": name,
+                "namespace": namespace,
+                "generation": 1,
+                "labels": {"app": name},
+            },
+            "spec": spec,
+            "status": {"observedGeneration": 1},
+        }
+        return self._insert(APPS_RESOURCES[plural], obj)
+
+    def _roll_out(
+        self, workload: dict[str, Any], waiting: Waiting | None, init_waiting: Waiting | None
+    ) -> None:
+        meta, spec = workload["metadata"], workload["spec"]
+        namespace, name = meta["namespace"], meta["name"]
+        plural = _resource(workload["kind"]).plural
+        for key, pod in list(self._store["pods"].items()):
+            if key[0] == namespace and self._owned_by(pod, {meta["uid"]}):
+                self._remove(RESOURCES["pods"], key)
+        template = copy.deepcopy(spec["template"])
+        owner = workload
+        count = spec.get("replicas", 1)
+        if plural == "deployments":
+            pod_hash = _template_hash(template)
+            template["metadata"].setdefault("labels", {})["pod-template-hash"] = pod_hash
+            for key, rs in list(self._store["replicasets"].items()):
+                if key[0] == namespace and self._owned_by(rs, {meta["uid"]}):
+                    # The old ReplicaSet is scaled to 0 and kept for history; its pods go.
+                    rs["spec"]["replicas"] = 0
+                    rs["status"] = {"replicas": 0, "observedGeneration": 1}
+                    rs["metadata"]["resourceVersion"] = self._next_resource_version()
+                    for pod_key, pod in list(self._store["pods"].items()):
+                        if self._owned_by(pod, {rs["metadata"]["uid"]}):
+                            self._remove(RESOURCES["pods"], pod_key)
+            rs_name = f"{name}-{pod_hash}"
+            revision = str(
+                1
+                + sum(
+                    1
+                    for rs in self._store["replicasets"].values()
+                    if self._owned_by(rs, {meta["uid"]})
+                )
+            )
+            rs_obj = {
+                "metadata": {
+                    "name": rs_name,
+                    "namespace": namespace,
+                    "generation": 1,
+                    "labels": dict(template["metadata"]["labels"]),
+                    "annotations": {"deployment.kubernetes.io/revision": revision},
+                    "ownerReferences": [_owner_reference(workload)],
+                },
+                "spec": {
+                    "replicas": count,
+                    "selector": {"matchLabels": dict(template["metadata"]["labels"])},
+                    "template": template,
+                },
+                "status": {"replicas": count, "observedGeneration": 1},
+            }
+            self._store["replicasets"].pop((namespace, rs_name), None)
+            owner = self._insert(APPS_RESOURCES["replicasets"], rs_obj)
+        if plural == "daemonsets":
+            count = workload.get("status", {}).get("desiredNumberScheduled", 1)
+        prefix = owner["metadata"]["name"]
+        for index in range(count):
+            pod_name = f"{prefix}-{index}" if plural == "statefulsets" else f"{prefix}-{_suffix()}"
+            self._insert_pod(
+                namespace, pod_name, template, [_owner_reference(owner)], waiting, init_waiting
+            )
+        ready = 0 if waiting or init_waiting else count
+        status = {"observedGeneration": meta.get("generation", 1), "replicas": count}
+        status |= {"readyReplicas": ready, "unavailableReplicas": count - ready}
+        if plural == "daemonsets":
+            status = _daemon_set_status(desired=count, ready=ready)
+        workload["status"] = status
+        workload["metadata"]["resourceVersion"] = self._next_resource_version()
+
+    def _insert_pod(
+        self,
+        namespace: str,
+        name: str,
+        template: dict[str, Any],
+        owner_refs: list[dict[str, Any]],
+        waiting: Waiting | None,
+        init_waiting: Waiting | None,
+    ) -> dict[str, Any]:
+        if self._namespace(namespace) is None:
+            raise ValueError(f"namespace {namespace!r} does not exist")
+        spec = copy.deepcopy(template["spec"])
+        spec["nodeName"] = "node-1"
+        if not spec.get("imagePullSecrets"):
+            spec.pop("imagePullSecrets", None)
+            account = self._store["serviceaccounts"].get(
+                (namespace, spec.get("serviceAccountName") or "default")
+            )
+            copied = (account or {}).get("imagePullSecrets")
+            if copied:
+                spec["imagePullSecrets"] = copy.deepcopy(copied)
+        pod = {
+            "metadata": {
+                "name": name,
+                "namespace": namespace,
+                "labels": dict((template.get("metadata") or {}).get("labels") or {}),
+                "ownerReferences": owner_refs,
+            },
+            "spec": spec,
+            "status": _pod_status(spec, waiting, init_waiting),
+        }
+        return self._insert(RESOURCES["pods"], pod)
+
+    @staticmethod
+    def _owned_by(obj: dict[str, Any], owner_uids: set[str]) -> bool:
+        return any(
+            ref.get("uid") in owner_uids for ref in obj["metadata"].get("ownerReferences") or []
+        )
+
+    def _route_apps(self, request: Request, rest: list[str]) -> _Target:
+        """Routes under /apis/apps/v1, shaped like the core ones."""
+        method = request.method
+        if len(rest) == 1 and rest[0] in APPS_RESOURCES:
+            if method != "GET":
+                raise _method_not_allowed()
+            target = _Target(APPS_RESOURCES[rest[0]], "list")
+        elif len(rest) in (3, 4) and rest[0] == "namespaces" and rest[2] in APPS_RESOURCES:
+            name = rest[3] if len(rest) == 4 else None
+            if name is None:
+                verbs = {"GET": "list", "POST": "create", "DELETE": "deletecollection"}
+            else:
+                verbs = {"GET": "get", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
+            if method not in verbs:
+                raise _method_not_allowed()
+            target = _Target(APPS_RESOURCES[rest[2]], verbs[method], rest[1], name)
+        else:
+            raise _page_not_found()
+        if request.query.get("watch") in {"true", "1"}:
+            raise _bad_request("the fake API server does not serve watches")
+        if "dryRun" in request.query:
+            raise _bad_request("the fake API server does not support dryRun")
+        return target
+
+    def _prepare_workload_create(
+        self, resource: _Resource, obj: dict[str, Any], namespace: str
+    ) -> None:
+        """Server defaults and admission for a created Pod or apps/v1 object."""
+        if resource.plural in APPS_RESOURCES:
+            # Counts the API always serializes (int32 fields without omitempty).
+            obj["status"] = (
+                _daemon_set_status(desired=0, ready=0)
+                if resource.plural == "daemonsets"
+                else {"replicas": 0}
+                if resource.plural in {"replicasets", "statefulsets"}
+                else {}
+            )
+            obj["metadata"]["generation"] = 1
+            if resource.plural != "daemonsets":
+                obj["spec"].setdefault("replicas", 1)
+            return
+        # The ServiceAccount admission plugin: the pod runs as `default` unless it names
+        # another, which must exist; a pod naming no pull secrets gets its account's.
+        spec = obj["spec"]
+        account_name = spec.get("serviceAccountName") or spec.get("serviceAccount") or "default"
+        spec["serviceAccountName"] = account_name
+        account = self._store["serviceaccounts"].get((namespace, account_name))
+        if account is None:
+            message = (
+                f'pods "{obj["metadata"]["name"]}" is forbidden: error looking up service'
+                f" account {namespace}/{account_name}: serviceaccount"
+                f' "{account_name}" not found'
+            )
+            details = {"name": obj["metadata"]["name"], "kind": "pods"}
+            raise _ApiError(_status(403, "Forbidden", message, details))
+        if not spec.get("imagePullSecrets") and account.get("imagePullSecrets"):
+            spec["imagePullSecrets"] = copy.deepcopy(account["imagePullSecrets"])
+        spec.setdefault("restartPolicy", "Always")
+        obj["status"] = {"phase": "Pending", "qosClass": "BestEffort"}
+
+    def _collect_garbage(self, owner: dict[str, Any]) -> None:
+        """Remove what `owner` owned, as the garbage collector's background deletion does."""
+        uid = owner["metadata"].get("uid")
+        for plural in _STATUS_SUBRESOURCE:
+            for key, obj in list(self._store[plural].items()):
+                refs = obj["metadata"].get("ownerReferences") or []
+                if key in self._store[plural] and any(ref.get("uid") == uid for ref in refs):
+                    self._remove(_resource(plural), key)
+
     # -- storage ---------------------------------------------------------------------------
 
     @staticmethod
@@ -1123,7 +1829,7 @@ class FakeKubeServer:
             new["type"] = new.get("type") or "Opaque"
 
     def _save(self, resource: _Resource, obj: dict[str, Any]) -> dict[str, Any]:
-        obj["apiVersion"], obj["kind"] = "v1", resource.kind
+        obj["apiVersion"], obj["kind"] = resource.api_version, resource.kind
         _prune(obj)
         meta = obj["metadata"]
         key = self._key(resource, meta.get("namespace"), meta["name"])
@@ -1137,10 +1843,13 @@ class FakeKubeServer:
     def _remove(self, resource: _Resource, key: tuple[str, str]) -> dict[str, Any]:
         obj = self._store[resource.plural].pop(key)
         if resource.plural == "namespaces":
-            for plural in ("secrets", "serviceaccounts"):
-                store = self._store[plural]
+            for plural, store in self._store.items():
+                if plural == "namespaces":
+                    continue
                 for contained in [k for k in store if k[0] == key[1]]:
                     del store[contained]
+        else:
+            self._collect_garbage(obj)
         return obj
 
     @staticmethod
@@ -1228,6 +1937,8 @@ class FakeKubeServer:
                 raise _method_not_allowed()
             return _Target(None, "version")
         parts = [unquote(part) for part in request.path.strip("/").split("/")]
+        if parts[:3] == ["apis", "apps", "v1"] and len(parts) > 3:
+            return self._route_apps(request, parts[3:])
         if parts[:2] != ["api", "v1"] or len(parts) < 3:
             raise _page_not_found()
         rest = parts[2:]
@@ -1285,7 +1996,7 @@ class FakeKubeServer:
         scope = f'in the namespace "{namespace}"' if namespace else "at the cluster scope"
         message = (
             f'{subject} is forbidden: User "{self.user}" cannot {target.verb} resource'
-            f' "{plural}" in API group "" {scope}'
+            f' "{plural}" in API group "{target.resource.group}" {scope}'
         )
         details = {"name": target.name, "kind": plural} if target.name else {"kind": plural}
         return _ApiError(_status(403, "Forbidden", message, details))
@@ -1318,7 +2029,7 @@ class FakeKubeServer:
     def _existing(self, resource: _Resource, key: tuple[str, str]) -> dict[str, Any]:
         obj = self._store[resource.plural].get(key)
         if obj is None:
-            raise _not_found(resource.plural, key[1])
+            raise _not_found(resource.plural, key[1], resource.group)
         return obj
 
     def _concurrent_write(self, resource: _Resource, key: tuple[str, str]) -> None:
@@ -1382,7 +2093,11 @@ class FakeKubeServer:
             item = copy.deepcopy(obj)
             del item["kind"], item["apiVersion"]
             items.append(item)
-        body = {"kind": f"{resource.kind}List", "apiVersion": "v1", "metadata": metadata}
+        body = {
+            "kind": f"{resource.kind}List",
+            "apiVersion": resource.api_version,
+            "metadata": metadata,
+        }
         return _Reply(200, body | {"items": items})
 
     def _create(self, resource: _Resource, namespace: str | None, body: bytes) -> _Reply:
@@ -1404,11 +2119,15 @@ class FakeKubeServer:
         causes = _metadata_causes(resource, meta)
         if resource.plural == "secrets":
             causes += _secret_causes(obj | {"type": obj.get("type") or "Opaque"}, None)
+        if resource.plural in _STATUS_SUBRESOURCE:
+            causes += _workload_causes(resource, obj, None)
+            if not causes:
+                self._prepare_workload_create(resource, obj, namespace or "")
         if causes:
             raise _invalid(resource.kind, meta.get("name", ""), causes)
         key = self._key(resource, namespace, meta["name"])
         if key in self._store[resource.plural]:
-            raise _already_exists(resource.plural, meta["name"])
+            raise _already_exists(resource.plural, meta["name"], resource.group)
         stored = self._insert(resource, obj)
         if resource.plural == "namespaces":
             self._namespace_created(stored)
@@ -1475,13 +2194,16 @@ class FakeKubeServer:
                 f"Precondition failed: UID in precondition: {meta['uid']},"
                 f" UID in object meta: {old_meta['uid']}"
             )
-            raise _conflict(resource.plural, name, why)
+            raise _conflict(resource.plural, name, why, resource.group)
         if meta.get("resourceVersion") and meta["resourceVersion"] != old_meta["resourceVersion"]:
-            raise _conflict(resource.plural, name, _STALE)
+            raise _conflict(resource.plural, name, _STALE, resource.group)
         self._carry_over(resource, old, obj)
         causes = _metadata_causes(resource, meta)
         if resource.plural == "secrets":
             causes += _secret_causes(obj, old)
+        if resource.plural in _STATUS_SUBRESOURCE:
+            _prepare_workload_update(resource, old, obj)
+            causes += _workload_causes(resource, obj, old)
         if causes:
             raise _invalid(resource.kind, name, causes)
         return _Reply(200, copy.deepcopy(self._save(resource, obj)), warnings)
@@ -1501,8 +2223,10 @@ class FakeKubeServer:
                     f"Precondition failed: {label} in precondition: {wanted},"
                     f" {label} in object meta: {meta[field_name]}"
                 )
-                raise _conflict(resource.plural, key[1], why)
+                raise _conflict(resource.plural, key[1], why, resource.group)
         self._remove(resource, key)
+        if resource.plural == "pods":
+            return _Reply(200, _deleted_pod(obj))
         if resource.plural == "namespaces":
             # The real namespace lingers in Terminating while its content is deleted; here
             # the content goes at once and the reply is what the real DELETE returns.
@@ -1541,11 +2265,11 @@ class FakeKubeServer:
         if obj.get("kind") not in (None, "", resource.kind) or obj.get("apiVersion") not in (
             None,
             "",
-            "v1",
+            resource.api_version,
         ):
             raise _bad_request(
-                f"{cannot}: expected kind {resource.kind} in v1, got {obj.get('kind')}"
-                f" in {obj.get('apiVersion')}"
+                f"{cannot}: expected kind {resource.kind} in {resource.api_version}, got"
+                f" {obj.get('kind')} in {obj.get('apiVersion')}"
             )
         warnings = []
         for key in list(obj):

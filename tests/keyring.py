@@ -22,14 +22,19 @@ def _split(url_like: str) -> tuple[str, str | None, str]:
 
 
 def normalize_image(image: str) -> str:
-    """`nginx` -> `docker.io/library/nginx`, `me/app` -> `docker.io/me/app`; tags dropped."""
+    """`nginx` -> `docker.io/library/nginx`, `me/app` -> `docker.io/me/app`, the legacy
+    `index.docker.io/me/app` too; tags dropped."""
     name = image.split("@", 1)[0]
     last = name.rsplit("/", 1)[-1]
     if ":" in last:
         name = name[: len(name) - len(last)] + last.split(":", 1)[0]
     first, _, rest = name.partition("/")
+    if first == "index.docker.io" and rest:
+        name, first = f"docker.io/{rest}", "docker.io"
     if not rest or ("." not in first and ":" not in first and first != "localhost"):
         name = f"docker.io/library/{name}" if not rest else f"docker.io/{name}"
+    elif first == "docker.io" and "/" not in rest:
+        name = f"docker.io/library/{rest}"
     return name
 
 

@@ -1,4 +1,4 @@
-"""deploy/rbac.yaml grants every request delivery makes, and nothing needs more."""
+"""deploy/rbac.yaml grants every request delivery and pull health make, and nothing needs more."""
 
 from __future__ import annotations
 
@@ -6,8 +6,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from kubernetes import config
 
 from delivery.reconcile import reconcile
+from pullhealth.cluster_calls import PullHealthCalls
+from pullhealth.pods import DAEMON_SET, DEPLOYMENT, STATEFUL_SET
 from registries.models import AuthType
 from registries.services import registry_create, registry_delete, registry_update
 
@@ -24,19 +27,24 @@ def cluster_role_rules() -> list[dict]:
     return next(d for d in documents if d["kind"] == "ClusterRole")["rules"]
 
 
-def verb_resource_name(method: str, path: str) -> tuple[str, str, str | None]:
+def verb_resource_name(method: str, path: str) -> tuple[str, str, str | None, str]:
+    """The RBAC verb, resource, name and API group a request is authorized as."""
+    group = ""
+    if path.startswith("/apis/"):
+        group, _, rest = path.removeprefix("/apis/").partition("/")
+        path = "/" + rest.partition("/")[2]  # drop the version
     parts = path.removeprefix("/api/v1/").strip("/").split("/")
     if parts[0] == "namespaces" and len(parts) >= 3:
         parts = parts[2:]
     resource = parts[0]
     name = parts[1] if len(parts) > 1 else None
     verb = VERBS.get(method) or ("get" if name else "list")
-    return verb, resource, name
+    return verb, resource, name, group
 
 
-def allowed(verb: str, resource: str, name: str | None) -> bool:
+def allowed(verb: str, resource: str, name: str | None, group: str = "") -> bool:
     for rule in cluster_role_rules():
-        if resource in rule["resources"] and verb in rule["verbs"]:
+        if group in rule["apiGroups"] and resource in rule["resources"] and verb in rule["verbs"]:
             names = rule.get("resourceNames")
             if not names or name in names:
                 return True
@@ -71,7 +79,7 @@ def test_every_request_of_delivery_is_granted(cluster, organization):
     organization.delete()
     run_tasks()
     made = {verb_resource_name(r.method, r.path) for r in cluster.requests}
-    assert {v for v, _, _ in made} >= {"list", "get", "create", "update", "patch", "delete"}
+    assert {v for v, _, _, _ in made} >= {"list", "get", "create", "update", "patch", "delete"}
     refused = sorted(str(m) for m in made if not allowed(*m))
     assert refused == []
 
@@ -80,3 +88,49 @@ def test_a_secret_of_another_name_is_not_granted():
     assert not allowed("get", "secrets", "someone-elses-secret")
     assert not allowed("delete", "secrets", "someone-elses-secret")
     assert not allowed("patch", "serviceaccounts", "builder")
+
+
+def test_every_request_of_pull_health_is_granted(cluster, kubeconfig_path):
+    cluster.add_deployment("org-acme", "api", waiting=("ErrImagePull", "denied"))
+    cluster.add_statefulset("org-acme", "db")
+    cluster.add_daemonset("org-acme", "agent")
+    job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "nightly", "uid": "u"}}
+    pod = cluster.add_pod("org-acme", "nightly-x7k2p", owner=job)
+    api_client = config.new_client_from_config(config_file=str(kubeconfig_path))
+    calls = PullHealthCalls(api_client, page_size=1)
+    cluster.clear_requests()
+
+    for namespace in (None, "org-acme"):
+        list(calls.list_pods(namespace, field_selector="status.phase=Pending"))
+        replicasets = calls.list_replicasets(namespace)
+    calls.read_replicaset("org-acme", next(iter(replicasets))[1])
+    for kind, name in ((DEPLOYMENT, "api"), (STATEFUL_SET, "db"), (DAEMON_SET, "agent")):
+        calls.restart_workload(calls.read_workload(kind, "org-acme", name))
+    calls.delete_pod("org-acme", "nightly-x7k2p", pod["metadata"]["uid"])
+    api_client.close()
+
+    made = {verb_resource_name(r.method, r.path) for r in cluster.requests}
+    assert {(v, r, g) for v, r, _, g in made} == {
+        ("list", "pods", ""),
+        ("list", "replicasets", "apps"),
+        ("get", "replicasets", "apps"),
+        ("delete", "pods", ""),
+        *(
+            (verb, plural, "apps")
+            for verb in ("get", "patch")
+            for plural in ("deployments", "statefulsets", "daemonsets")
+        ),
+    }
+    refused = sorted(str(m) for m in made if not allowed(*m))
+    assert refused == []
+
+
+def test_pull_health_is_granted_only_what_it_needs():
+    assert not allowed("update", "deployments", "api", "apps")
+    assert not allowed("delete", "deployments", "api", "apps")
+    assert not allowed("create", "pods", None)
+    assert not allowed("patch", "pods", "p")
+    assert not allowed("patch", "replicasets", "r", "apps")
+    # Rules name their group: the core group's pods grant nothing in apps, and back.
+    assert not allowed("list", "pods", None, "apps")
+    assert not allowed("get", "deployments", "api", "")
