@@ -4,6 +4,11 @@ Secrets are write-only: the widgets never render a value back, and a blank Passw
 on edit means "keep the stored one" (passed on as None), as long as the address stays on the
 host it was saved for. Otherwise anyone allowed to edit could point the address at a server of
 their own and collect a credential that the page never shows them.
+
+A secret typed into a form that comes back with errors is not rendered back either (the page
+would then hold it, in the browser's cache and history and within reach of every proxy): the
+field is marked among the other errors of the same answer, so that nobody saves again
+believing the secret is still in it.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from .validation import (
 )
 
 GCP_JSON_KEY_USERNAME = "_json_key"
+_TOO_LONG = "{} are at most %(limit_value)d characters; this one has %(show_value)d."
 
 
 class RegistryForm(forms.ModelForm):
@@ -48,8 +54,15 @@ class RegistryForm(forms.ModelForm):
         model = ContainerRegistry
         fields = ["display_name", "address", "auth_type", "username"]
         error_messages = {
-            "display_name": {"required": "Enter a Display Name."},
-            "address": {"required": "Enter the registry's address, for example ghcr.io."},
+            "display_name": {
+                "required": "Enter a Display Name.",
+                "max_length": _TOO_LONG.format("Display Names"),
+            },
+            "address": {
+                "required": "Enter the registry's address, for example ghcr.io.",
+                "max_length": _TOO_LONG.format("Addresses"),
+            },
+            "username": {"max_length": _TOO_LONG.format("Usernames")},
             "auth_type": {
                 "required": "Choose an Auth Type.",
                 "invalid_choice": "Choose BasicAuth or Token.",
@@ -82,7 +95,13 @@ class RegistryForm(forms.ModelForm):
                 self.initial["address"] = f"http://{self.instance.address}"
         else:
             self.initial.setdefault("auth_type", AuthType.BASIC)
-        self.fields["display_name"].widget.attrs.update({"autocomplete": "off", "maxlength": 100})
+        self.fields["display_name"].widget.attrs["autocomplete"] = "off"
+        # No maxlength: the browser would cut a pasted value short without a word. app.js counts
+        # characters against data-max-chars instead, and the server refuses a longer value.
+        for name in ("display_name", "address", "username"):
+            attrs = self.fields[name].widget.attrs
+            attrs.pop("maxlength", None)
+            attrs["data-max-chars"] = self.fields[name].max_length
         self.fields[
             "display_name"
         ].help_text = "A name your team recognizes, like “GitHub packages”."
@@ -103,6 +122,8 @@ class RegistryForm(forms.ModelForm):
 
     def full_clean(self) -> None:
         super().full_clean()
+        if self.errors:
+            self._mark_cleared_secrets()
         # Tie each error to its input for assistive technology.
         for name in self.errors:
             if name in self.fields:
@@ -112,6 +133,20 @@ class RegistryForm(forms.ModelForm):
                     described_by.insert(0, f"{bound.auto_id}_helptext")
                 self.fields[name].widget.attrs.update(
                     {"aria-invalid": "true", "aria-describedby": " ".join(described_by)}
+                )
+
+    def _mark_cleared_secrets(self) -> None:
+        """A secret this request carried is not shown again: say so at its field."""
+        token_chosen = self.data.get("auth_type") == AuthType.TOKEN
+        for name, is_token in (("password", False), ("token", True)):
+            carried = (self.data.get(name) or "").strip()
+            if carried and is_token == token_chosen and name not in self.errors:
+                self.add_error(
+                    name,
+                    forms.ValidationError(
+                        f"Paste the {name} again: it was cleared for your safety.",
+                        code="cleared",
+                    ),
                 )
 
     def clean_display_name(self) -> str:

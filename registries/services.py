@@ -66,19 +66,24 @@ def registry_update(
     """Apply `fields`; a secret given as None keeps the stored one (for the same Auth Type).
 
     With `expected_version`, the save is refused with RegistryChangedError when the registry
-    was saved by someone else after that version was read.
+    was saved by someone else after that version was read. A save that changes nothing writes
+    nothing: the version, "Last changed" and the audit trail stay as they were, and no sync is
+    scheduled; the stored registry comes back with its version unchanged.
     """
-    queryset = ContainerRegistry.objects.filter(pk=registry.pk)
-    if expected_version is not None:
-        queryset = queryset.filter(version=expected_version)
-    # The conditional bump is the lock: of two concurrent saves based on one version, one wins.
-    if not queryset.update(version=F("version") + 1):
-        raise RegistryChangedError(ContainerRegistry.objects.filter(pk=registry.pk).first())
-    stored = ContainerRegistry.objects.get(pk=registry.pk)
+    stored = ContainerRegistry.objects.filter(pk=registry.pk).first()
+    if stored is None or expected_version not in (None, stored.version):
+        raise RegistryChangedError(stored)
     before = _audited_fields(stored)
     for name, value in fields.items():
         setattr(stored, name, value)
     _set_secrets(stored, password=password, token=token)
+    if _audited_fields(stored) == before:
+        return stored
+    # The conditional bump is the lock: of two concurrent saves based on one version, one wins.
+    bumped = ContainerRegistry.objects.filter(pk=stored.pk, version=stored.version)
+    if not bumped.update(version=F("version") + 1):
+        raise RegistryChangedError(ContainerRegistry.objects.filter(pk=registry.pk).first())
+    stored.version += 1
     stored.updated_by = actor
     stored.full_clean()
     stored.save()

@@ -91,3 +91,41 @@ def log_in(page: Page, user, password: str = PASSWORD) -> None:
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Log in").click()
     expect(page).not_to_have_url(re.compile(r"/accounts/login/"))
+
+
+class HeldSyncs:
+    """Cluster syncs that were scheduled but that no worker has run yet.
+
+    While held, every registry of an organization that was changed stays Pending and the
+    table keeps polling, as when the sync worker is busy or the cluster slow. `release()`
+    runs what is held against the fake API server, as the worker would, so the rows settle.
+    """
+
+    def __init__(self, cluster) -> None:
+        self.cluster = cluster
+        self.tasks: list[tuple] = []
+
+    def hold(self, task: tuple) -> None:
+        if task not in self.tasks:
+            self.tasks.append(task)
+
+    def release(self) -> None:
+        from registries import dispatch
+
+        tasks, self.tasks = self.tasks, []
+        for task in tasks:
+            dispatch._run(task)
+
+
+@pytest.fixture
+def pending_cluster(cluster, monkeypatch) -> HeldSyncs:
+    """A connected cluster (the fake API server) whose syncs are held: rows stay Pending.
+
+    The one place that knows how syncs reach a worker: the dispatcher's hand-over is replaced
+    by a queue that only `release()` empties.
+    """
+    from registries import dispatch
+
+    held = HeldSyncs(cluster)
+    monkeypatch.setattr(dispatch, "_submit", held.hold)
+    return held
