@@ -108,6 +108,9 @@ def _changed_response(
         )
         response = reswap(retarget(response, "#registry-table"), "outerHTML")
     else:
+        if registry is not None:
+            # Re-queried: the sync scheduled on commit may have changed its status already.
+            registry = organization.registries.select_related("updated_by").get(pk=registry.pk)
         context = {
             "membership": membership,
             "organization": organization,

@@ -6,6 +6,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from registries.validation import (
+    unicode_host,
     DOCKER_HUB_KEY,
     normalize_address,
     validate_secret,
@@ -186,3 +187,44 @@ def test_index_docker_io_note_does_not_claim_it_would_match_nothing():
     note = normalize_address("https://index.docker.io/v1/").note
     assert "would match none" not in note
     assert "docker.io" in note
+
+
+@pytest.mark.parametrize(
+    ("typed", "reason"),
+    [
+        (
+            "a" * 70 + ".example.com",
+            "is 70 characters long: each part of a host name between dots is at most 63",
+        ),
+        ("a..b.com", "empty part"),
+        ("-bad.example.com", "starts or ends with a hyphen"),
+        ("bad_host.example.com", "contains “_”"),
+        (
+            ".".join(["a" * 62] * 4) + ".com",
+            "host names are at most 253",
+        ),
+    ],
+)
+def test_invalid_host_names_say_exactly_what_is_wrong(typed, reason):
+    with pytest.raises(ValidationError) as raised:
+        normalize_address(typed)
+    assert reason in raised.value.message
+
+
+def test_docker_hub_note_speaks_of_the_future_before_saving_and_of_the_past_after():
+    normalized = normalize_address("registry-1.docker.io")
+    assert normalized.note.startswith("Docker Hub will be stored as “docker.io”")
+    assert normalized.saved_note.startswith("Docker Hub was stored as “docker.io”")
+
+
+@pytest.mark.parametrize(
+    ("address", "shown"),
+    [
+        ("xn--bcher-kva.example", "bücher.example"),
+        ("xn--bcher-kva.example:5000/team", "bücher.example"),
+        ("ghcr.io", ""),
+        ("xn--invalid-.example", ""),
+    ],
+)
+def test_punycode_hosts_have_a_unicode_form_to_show(address, shown):
+    assert unicode_host(address) == shown

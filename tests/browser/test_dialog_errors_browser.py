@@ -127,9 +127,7 @@ def test_expired_session_keeps_the_form_and_saves_after_logging_in_in_another_ta
     dialog.get_by_role("button", name="Add registry").click()
 
     alert = alert_in(dialog)
-    expect(alert).to_contain_text(
-        "Your session expired: log in in another tab, then save again."
-    )
+    expect(alert).to_contain_text("Your session expired: log in in another tab, then save again.")
     expect(dialog.get_by_label("Password")).to_have_value("ghp_example0123456789")
     expect(alert.get_by_role("link", name="log in in another tab")).to_have_attribute(
         "target", "_blank"

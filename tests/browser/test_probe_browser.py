@@ -133,7 +133,9 @@ def test_invalid_address_shows_the_field_error_instead_of_testing(page, owner):
 
     dialog.get_by_role("button", name="Test connection").click()
 
-    expect(dialog.locator("#id_address_error")).to_contain_text("Do not put credentials in the address")
+    expect(dialog.locator("#id_address_error")).to_contain_text(
+        "Do not put credentials in the address"
+    )
     expect(dialog.locator("[data-outcome]")).to_have_count(0)
     assert_not_reloaded(page)
 
