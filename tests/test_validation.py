@@ -6,9 +6,9 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from registries.validation import (
-    unicode_host,
     DOCKER_HUB_KEY,
     normalize_address,
+    unicode_host,
     validate_secret,
     validate_username,
 )
