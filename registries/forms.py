@@ -247,6 +247,11 @@ class RegistryForm(forms.ModelForm):
         return self.normalized_address.host != split_key(self.instance.address)[0]
 
     @property
+    def error_labels(self) -> list[str]:
+        """The labels of the fields with errors, in the form's order, for the summary."""
+        return [str(self[name].label) for name in self.fields if name in self.errors]
+
+    @property
     def address_note(self) -> str:
         return self.normalized_address.note if self.normalized_address else ""
 

@@ -6,16 +6,19 @@ refreshes, more than once, and after the rows settle.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from playwright.sync_api import Page, expect
 
 from registries.models import ContainerRegistry, SyncStatus
 from tests.factories import RegistryFactory
 
-from .conftest import log_in
+from .conftest import log_in, new_page, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 PAGE_URL = "/orgs/acme/settings/registries/"
 # A loopback address: the connection test refuses it before connecting ("Address not allowed").
 LOOPBACK = "127.0.0.1:5999"
@@ -129,3 +132,34 @@ def test_saves_in_the_dialog_work_while_the_table_polls(page, owner, organizatio
         "Harbor (on-prem)",
         "GitHub packages",
     }
+
+
+@pytest.mark.parametrize(
+    ("viewport", "name"),
+    [({"width": 1280, "height": 800}, "desktop"), ({"width": 390, "height": 844}, "phone")],
+)
+def test_screenshots_of_a_pending_and_a_failing_table_with_the_dialog_open(
+    browser, live_server, owner, organization, pending_cluster, viewport, name
+):
+    """Keeps docs/ pictures of the table mid-sync current, at desktop and phone width."""
+    RegistryFactory(organization=organization, display_name="GitHub packages", address="ghcr.io")
+    harbor = RegistryFactory(
+        organization=organization, display_name="Harbor", address="harbor.example.com"
+    )
+    ContainerRegistry.objects.filter(pk=harbor.pk).update(
+        sync_status=SyncStatus.ERROR, sync_error="Namespace org-acme does not exist."
+    )
+    page = new_page(browser, live_server, viewport=viewport)
+    try:
+        page.emulate_media(reduced_motion="reduce")
+        open_polling_table(page, owner)
+        expect(page.locator("#registry-table").get_by_text("Pending")).to_have_count(1)
+        expect(page.locator("#registry-table").get_by_text("Error")).to_have_count(1)
+        screenshot(page, f"pending-{name}", copy_to=DOCS / f"registries-pending-{name}.png")
+        wait_for_refreshes(page)
+        page.get_by_role("link", name="Edit Harbor").click()
+        dialog = page.locator("#app-dialog")
+        expect(dialog.get_by_role("heading", name="Edit “Harbor”")).to_be_visible()
+        screenshot(page, f"pending-dialog-{name}", copy_to=DOCS / f"dialog-edit-{name}.png")
+    finally:
+        page.context.close()

@@ -171,9 +171,12 @@ def test_invalid_address_shows_error_in_the_open_dialog_and_saves_nothing(page, 
     expect(address).to_have_accessible_description(re.compile("cannot contain spaces"))
     expect(address).to_have_value("bad host")
     expect(address).to_be_focused()
-    expect(dialog.get_by_role("alert")).to_have_text("Please correct the fields marked below.")
-    # The password is never sent back to the browser.
+    expect(dialog.get_by_role("alert")).to_have_text(
+        "Please correct the fields marked below: Address, Password."
+    )
+    # The password is never sent back to the browser: its field says to paste it again.
     expect(dialog.get_by_label("Password")).to_have_value("")
+    expect(dialog.locator("#id_password_error")).to_contain_text("Paste the password again")
     assert not ContainerRegistry.objects.exists()
     screenshot(page, "validation-error")
 
