@@ -134,6 +134,44 @@ def test_saves_in_the_dialog_work_while_the_table_polls(page, owner, organizatio
     }
 
 
+def test_a_rows_test_result_stays_through_the_tables_refreshes(
+    page, owner, organization, pending_cluster
+):
+    harbor = RegistryFactory(organization=organization, display_name="Harbor", address=LOOPBACK)
+    open_polling_table(page, owner)
+    page.get_by_role("button", name="Test connection to Harbor").click()
+    result = page.locator(f"#probe-result-{harbor.pk} [data-outcome=blocked]")
+    expect(result).to_be_visible()
+
+    wait_for_refreshes(page, 2)
+    expect(result).to_be_visible()
+    pending_cluster.release()
+    expect(page.locator("#registry-table").get_by_text("Synced")).to_have_count(1)
+    expect(result).to_be_visible()
+
+
+def test_a_save_on_a_settled_table_starts_polling_until_its_sync_is_done(
+    page, owner, organization, pending_cluster
+):
+    harbor = RegistryFactory(organization=organization, display_name="Harbor", address=LOOPBACK)
+    pending_cluster.release()
+    open_polling_table(page, owner)
+    table = page.locator("#registry-table")
+    expect(table).not_to_have_attribute("hx-trigger", "every 2s")
+
+    page.get_by_role("link", name="Edit Harbor").click()
+    dialog = page.locator("#app-dialog")
+    dialog.get_by_label("Display Name").fill("Harbor EU")
+    dialog.get_by_role("button", name="Save changes").click()
+
+    expect(dialog).to_be_hidden()
+    expect(page.locator(f"#registry-{harbor.pk}")).to_contain_text("Pending")
+    expect(table).to_have_attribute("hx-trigger", "every 2s")
+    pending_cluster.release()
+    expect(page.locator(f"#registry-{harbor.pk}")).to_contain_text("Synced")
+    expect(table).not_to_have_attribute("hx-trigger", "every 2s")
+
+
 @pytest.mark.parametrize(
     ("viewport", "name"),
     [({"width": 1280, "height": 800}, "desktop"), ({"width": 390, "height": 844}, "phone")],
