@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "template_partials",
     "orgsettings",
     "registries",
+    "delivery",
 ]
 
 STATIC_MANIFEST = env.bool("STATIC_MANIFEST", default=not DEBUG)
