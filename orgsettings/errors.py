@@ -13,7 +13,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render, resolve_url
 from django.utils.cache import patch_vary_headers
-from django.views import defaults
+from django.views import csrf, defaults
 
 
 class Gone(Http404):
@@ -45,10 +45,11 @@ def request_error(request: HttpRequest, status: int, title: str, detail: str = "
 def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     reason = str(exception) if isinstance(exception, Gone) else ""
     if getattr(request, "htmx", False):
-        detail = (
-            "" if reason else "It was deleted, or you are no longer a member of this organization."
-        )
-        return request_error(request, 404, reason or "Not found.", detail)
+        if reason:
+            saved = "Nothing was saved." if request.method == "POST" else ""
+            return request_error(request, 404, reason, saved)
+        detail = "It was deleted, or you are no longer a member of this organization."
+        return request_error(request, 404, "Not found.", detail)
     response = render(request, "404.html", {"reason": reason}, status=404)
     patch_vary_headers(response, ("HX-Request",))
     return response
@@ -61,6 +62,18 @@ def permission_denied(request: HttpRequest, exception: Exception) -> HttpRespons
     response = defaults.permission_denied(request, exception)
     patch_vary_headers(response, ("HX-Request",))
     return response
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """A form whose security token is no longer valid: for htmx, words rather than a page."""
+    if getattr(request, "htmx", False):
+        return request_error(
+            request,
+            403,
+            "This page is out of date.",
+            "Reload it, then try again: it was loaded before your last login.",
+        )
+    return csrf.csrf_failure(request, reason)
 
 
 def htmx_login_middleware(get_response):

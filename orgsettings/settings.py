@@ -47,6 +47,7 @@ CRYPTOGRAPHY_KEY = _key("CRYPTOGRAPHY_KEY")
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+CSRF_FAILURE_VIEW = "orgsettings.errors.csrf_failure"
 
 INSTALLED_APPS = [
     "django.contrib.admin",

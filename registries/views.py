@@ -31,7 +31,7 @@ from . import advice, kube, probing
 from .forms import RegistryForm, RegistryTestForm
 from .models import ContainerRegistry, SyncStatus
 from .services import RegistryChangedError, registry_create, registry_delete, registry_update
-from .validation import normalize_address
+from .validation import normalize_address, unicode_host
 
 PAGE = "registries/registries.html"
 WILDCARD_REASON = (
@@ -238,6 +238,8 @@ def _hints(raw_address: str, username: str) -> dict:
         "expiry": advice.expiry_warning(normalized.key, username.strip()),
         "note": normalized.note,
         "plain_http": normalized.plain_http,
+        "unicode_host": unicode_host(normalized.key),
+        "key": normalized.key,
     }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 
 from orgsettings.models import AuditEvent
@@ -559,3 +560,22 @@ def test_outsider_learns_nothing_about_a_deleted_registry(client, organization, 
     assert response.status_code == 404
     assert "Harbor" not in response.text
     assert "olivia" not in response.text
+
+
+def test_htmx_post_with_a_stale_csrf_token_gets_words_not_a_page(organization, owner):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(owner)
+    response = client.post(url("create", organization), form_data(), **HX)
+    assert response.status_code == 403
+    assert "This page is out of date." in response.text
+    assert "<html" not in response.text
+    assert not ContainerRegistry.objects.exists()
+
+
+def test_hints_show_the_punycode_an_idn_host_will_be_stored_as(client, organization, owner):
+    client.force_login(owner)
+    response = client.post(
+        url("hints", organization), {"address": "bücher.example", "username": ""}, **HX
+    )
+    assert "xn--bcher-kva.example" in response.text
+    assert "bücher.example" in response.text

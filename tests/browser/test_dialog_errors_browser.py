@@ -91,6 +91,11 @@ def test_opening_a_registry_someone_deleted_says_who_in_the_dialog(
     # The dialog still opens after an answer it could not show.
     page.get_by_role("link", name="New registry").click()
     expect(dialog.get_by_role("heading", name="New registry")).to_be_visible()
+    page.keyboard.press("Escape")
+    page.get_by_role("button", name="Test connection to Harbor").click()
+    expect(page.locator("#registry-table [data-probe-slot] [role=alert]")).to_contain_text(
+        "“Harbor” was deleted by adam"
+    )
 
 
 def test_saving_after_losing_the_admin_role_says_so_and_keeps_the_form(

@@ -193,7 +193,12 @@ def test_screenshots_of_a_pending_and_a_failing_table_with_the_dialog_open(
         open_polling_table(page, owner)
         expect(page.locator("#registry-table").get_by_text("Pending")).to_have_count(1)
         expect(page.locator("#registry-table").get_by_text("Error")).to_have_count(1)
-        screenshot(page, f"pending-{name}", copy_to=DOCS / f"registries-pending-{name}.png")
+        screenshot(
+            page,
+            f"pending-{name}",
+            copy_to=DOCS / f"registries-pending-{name}.png",
+            full_page=name == "phone",
+        )
         wait_for_refreshes(page)
         page.get_by_role("link", name="Edit Harbor").click()
         dialog = page.locator("#app-dialog")
