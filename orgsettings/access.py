@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
+from .errors import RoleRequired
 from .models import Membership
 
 
@@ -22,7 +23,10 @@ def membership_or_404(user, slug: str) -> Membership:
 
 def require_registry_manager(membership: Membership) -> None:
     if not membership.can_manage_registries:
-        raise PermissionDenied("Only the organization's owners and admins can change registries.")
+        raise RoleRequired(
+            "Only the organization's owners and admins can change registries.",
+            lost="You can no longer change registries.",
+        )
 
 
 def require_activity_viewer(membership: Membership) -> None:

@@ -54,6 +54,7 @@ SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+CSRF_FAILURE_VIEW = "orgsettings.errors.csrf_failure"
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -90,6 +91,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "orgsettings.errors.htmx_login_middleware",
     # Last, as django-axes requires: it answers locked-out logins (see LOGIN_FAILURE_LIMIT).
     "axes.middleware.AxesMiddleware",
 ]

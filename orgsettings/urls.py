@@ -20,3 +20,6 @@ urlpatterns = [
     path("orgs/<slug:slug>/settings/activity/", views.settings_activity, name="settings-activity"),
     path("admin/", admin.site.urls),
 ]
+
+handler403 = "orgsettings.errors.permission_denied"
+handler404 = "orgsettings.errors.page_not_found"

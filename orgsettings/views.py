@@ -47,7 +47,16 @@ def settings_general(request: HttpRequest, slug: str) -> HttpResponse:
             )
             messages.success(request, "Saved the organization's name.")
             return redirect("settings-general", slug=slug)
-    context = {**settings_context(request, membership, section="general"), "form": form}
+    members = (
+        Membership.objects.filter(organization=organization)
+        .select_related("user")
+        .order_by("user__username")
+    )
+    context = {
+        **settings_context(request, membership, section="general"),
+        "form": form,
+        "members": members,
+    }
     return render(request, "orgsettings/general.html", context)
 
 

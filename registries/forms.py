@@ -4,6 +4,11 @@ Secrets are write-only: the widgets never render a value back, and a blank Passw
 on edit means "keep the stored one" (passed on as None), as long as the address stays on the
 host it was saved for. Otherwise anyone allowed to edit could point the address at a server of
 their own and collect a credential that the page never shows them.
+
+A secret typed into a form that comes back with errors is not rendered back either (the page
+would then hold it, in the browser's cache and history and within reach of every proxy): the
+field is marked among the other errors of the same answer, so that nobody saves again
+believing the secret is still in it.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from .validation import (
 )
 
 GCP_JSON_KEY_USERNAME = "_json_key"
+_TOO_LONG = "{} are at most %(limit_value)d characters; this one has %(show_value)d."
 
 
 class RegistryForm(forms.ModelForm):
@@ -54,8 +60,15 @@ class RegistryForm(forms.ModelForm):
         model = ContainerRegistry
         fields = ["display_name", "address", "auth_type", "username"]
         error_messages = {
-            "display_name": {"required": "Enter a Display Name."},
-            "address": {"required": "Enter the registry's address, for example ghcr.io."},
+            "display_name": {
+                "required": "Enter a Display Name.",
+                "max_length": _TOO_LONG.format("Display Names"),
+            },
+            "address": {
+                "required": "Enter the registry's address, for example ghcr.io.",
+                "max_length": _TOO_LONG.format("Addresses"),
+            },
+            "username": {"max_length": _TOO_LONG.format("Usernames")},
             "auth_type": {
                 "required": "Choose an Auth Type.",
                 "invalid_choice": "Choose BasicAuth or Token.",
@@ -88,7 +101,13 @@ class RegistryForm(forms.ModelForm):
                 self.initial["address"] = f"http://{self.instance.address}"
         else:
             self.initial.setdefault("auth_type", AuthType.BASIC)
-        self.fields["display_name"].widget.attrs.update({"autocomplete": "off", "maxlength": 100})
+        self.fields["display_name"].widget.attrs["autocomplete"] = "off"
+        # No maxlength: the browser would cut a pasted value short without a word. app.js counts
+        # characters against data-max-chars instead, and the server refuses a longer value.
+        for name in ("display_name", "address", "username"):
+            attrs = self.fields[name].widget.attrs
+            attrs.pop("maxlength", None)
+            attrs["data-max-chars"] = self.fields[name].max_length
         self.fields[
             "display_name"
         ].help_text = "A name your team recognizes, like “GitHub packages”."
@@ -109,6 +128,8 @@ class RegistryForm(forms.ModelForm):
 
     def full_clean(self) -> None:
         super().full_clean()
+        if self.errors:
+            self._mark_cleared_secrets()
         # Tie each error to its input for assistive technology.
         for name in self.errors:
             if name in self.fields:
@@ -122,6 +143,20 @@ class RegistryForm(forms.ModelForm):
 
     def clean_version(self) -> int | None:
         return parse_id(self.cleaned_data["version"])
+
+    def _mark_cleared_secrets(self) -> None:
+        """A secret this request carried is not shown again: say so at its field."""
+        token_chosen = self.data.get("auth_type") == AuthType.TOKEN
+        for name, is_token in (("password", False), ("token", True)):
+            carried = (self.data.get(name) or "").strip()
+            if carried and is_token == token_chosen and name not in self.errors:
+                self.add_error(
+                    name,
+                    forms.ValidationError(
+                        f"Paste the {name} again: it was cleared for your safety.",
+                        code="cleared",
+                    ),
+                )
 
     def clean_display_name(self) -> str:
         value = normalize_name(self.cleaned_data["display_name"])
@@ -227,6 +262,11 @@ class RegistryForm(forms.ModelForm):
             return False
         # The instance still holds the stored address: the form copies its values in later.
         return self.normalized_address.host != split_key(self.instance.address)[0]
+
+    @property
+    def error_labels(self) -> list[str]:
+        """The labels of the fields with errors, in the form's order, for the summary."""
+        return [str(self[name].label) for name in self.fields if name in self.errors]
 
     @property
     def address_note(self) -> str:

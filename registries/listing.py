@@ -182,7 +182,7 @@ def registry_list(organization: Organization, params: QueryDict) -> RegistryList
         list_url=list_url,
         query=_query_dict(params),
     )
-    _attach_row_urls(organization.slug, page.object_list)
+    attach_row_urls(organization.slug, page.object_list)
     return rows
 
 
@@ -209,7 +209,7 @@ def _url_maker(name: str, slug: str) -> Callable[[int], str]:
     return lambda pk: f"{before}{pk}{after}"
 
 
-def _attach_row_urls(slug: str, registries) -> None:
+def attach_row_urls(slug: str, registries) -> None:
     edit, delete, test = (
         _url_maker(name, slug)
         for name in ("registries:edit", "registries:delete", "registries:test-stored")

@@ -90,5 +90,10 @@ class ContainerRegistry(models.Model):
         return f"{secret} {UNREADABLE_MESSAGE}. Enter it again."
 
     @property
+    def is_wildcard(self) -> bool:
+        """A `*.example.com` address names no host to log in to, so it cannot be tested."""
+        return "*" in self.address.partition("/")[0]
+
+    @property
     def login_secret(self) -> str:
         return self.token if self.auth_type == AuthType.TOKEN else self.password

@@ -68,16 +68,23 @@ def registry_update(
     `expected_version` is the version the editor read. The save is refused with
     RegistryChangedError when the registry was saved by someone else since, and also when no
     version is given: an edit that does not say what it was based on could overwrite anything.
+    A save that changes nothing writes nothing: the version, "Last changed" and the audit trail
+    stay as they were, and no delivery is requested; the stored registry comes back unchanged.
     """
-    queryset = ContainerRegistry.objects.filter(pk=registry.pk, version=expected_version)
-    # The conditional bump is the lock: of two concurrent saves based on one version, one wins.
-    if expected_version is None or not queryset.update(version=F("version") + 1):
-        raise RegistryChangedError(ContainerRegistry.objects.filter(pk=registry.pk).first())
-    stored = ContainerRegistry.objects.get(pk=registry.pk)
+    stored = ContainerRegistry.objects.filter(pk=registry.pk).first()
+    if stored is None or expected_version is None or expected_version != stored.version:
+        raise RegistryChangedError(stored)
     before = _audited_fields(stored)
     for name, value in fields.items():
         setattr(stored, name, value)
     _set_secrets(stored, password=password, token=token)
+    if _audited_fields(stored) == before:
+        return stored
+    # The conditional bump is the lock: of two concurrent saves based on one version, one wins.
+    bumped = ContainerRegistry.objects.filter(pk=stored.pk, version=stored.version)
+    if not bumped.update(version=F("version") + 1):
+        raise RegistryChangedError(ContainerRegistry.objects.filter(pk=registry.pk).first())
+    stored.version += 1
     stored.updated_by = actor
     stored.full_clean()
     stored.save()

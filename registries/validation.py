@@ -32,6 +32,8 @@ USERNAME_MAX_LENGTH = 255
 PASSWORD_MAX_LENGTH = 8 * 1024
 TOKEN_MAX_LENGTH = 16 * 1024
 ADDRESS_MAX_LENGTH = 255
+HOST_MAX_LENGTH = 253
+LABEL_MAX_LENGTH = 63
 
 _LABEL_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _PATH_COMPONENT_RE = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
@@ -50,8 +52,10 @@ MAX_ID = 2**63 - 1
 class NormalizedAddress:
     key: str
     plain_http: bool = False
-    # Said to the user when the stored key differs from what they typed in a way that matters.
+    # Said to the user, before saving, when the key to be stored differs from what they typed
+    # in a way that matters; `saved_note` says the same after saving.
     note: str = ""
+    saved_note: str = ""
 
     @property
     def host(self) -> str:
@@ -136,28 +140,25 @@ def normalize_address(raw: str) -> NormalizedAddress:
     host = _normalize_host(host, has_port=port is not None)
     path = _normalize_path(path)
 
-    note = ""
+    note = saved_note = ""
     if host in DOCKER_HUB_HOSTS:
         if plain_http:
             raise ValidationError("Docker Hub is only served over HTTPS.", code="docker_hub_http")
         if port is not None:
             raise ValidationError("Docker Hub addresses have no port.", code="docker_hub_port")
         if host == "index.docker.io":
-            note = (
-                f"Docker Hub was stored as “{DOCKER_HUB_KEY}”, the address Kubernetes matches "
-                "first for Docker Hub images such as nginx or you/app."
-            )
-        elif host != DOCKER_HUB_KEY:
-            note = (
-                f"Docker Hub was stored as “{DOCKER_HUB_KEY}”, the address Kubernetes matches "
-                f"for Docker Hub images such as nginx or you/app (“{host}” would match none)."
-            )
+            why = "first for Docker Hub images such as nginx or you/app."
+        else:
+            why = f"for Docker Hub images such as nginx or you/app (“{host}” would match none)."
+        if host != DOCKER_HUB_KEY:
+            what = f"as “{DOCKER_HUB_KEY}”, the address Kubernetes matches {why}"
+            note, saved_note = f"Docker Hub will be stored {what}", f"Docker Hub was stored {what}"
         host = DOCKER_HUB_KEY
 
     key = host if port is None else f"{host}:{port}"
     if path:
         key = f"{key}/{path}"
-    return NormalizedAddress(key=key, plain_http=plain_http, note=note)
+    return NormalizedAddress(key=key, plain_http=plain_http, note=note, saved_note=saved_note)
 
 
 def _split_port(hostport: str) -> tuple[str, int | None]:
@@ -197,8 +198,17 @@ def _normalize_host(host: str, *, has_port: bool) -> str:
     except UnicodeError:
         raise ValidationError("That is not a valid host name.", code="host") from None
     labels = host.split(".")
-    if len(host) > 253 or not all(labels):
-        raise ValidationError("That is not a valid host name.", code="host")
+    if len(host) > HOST_MAX_LENGTH:
+        raise ValidationError(
+            f"The host name is {len(host)} characters long; host names are at most "
+            f"{HOST_MAX_LENGTH}.",
+            code="host",
+        )
+    if not all(labels):
+        raise ValidationError(
+            "The host name has an empty part: two dots in a row, or a dot at the start.",
+            code="host",
+        )
     wildcard_labels = [label for label in labels if "*" in label]
     if wildcard_labels:
         if any(label != "*" for label in wildcard_labels) or labels[0] != "*":
@@ -213,10 +223,8 @@ def _normalize_host(host: str, *, has_port: bool) -> str:
                 code="wildcard",
             )
         labels = concrete
-    if not all(_LABEL_RE.match(label) for label in labels):
-        raise ValidationError(
-            "That is not a valid host name: use letters, digits, hyphens and dots.", code="host"
-        )
+    for label in labels:
+        _check_label(label)
     # Without a dot or a port, a first path component is read as a Docker Hub user name, so an
     # image like `myregistry/app` would never be pulled from a host called `myregistry`.
     if len(labels) == 1 and not has_port and host != "localhost":
@@ -226,6 +234,42 @@ def _normalize_host(host: str, *, has_port: bool) -> str:
             code="single_label",
         )
     return host
+
+
+def _check_label(label: str) -> None:
+    """Say exactly what is wrong with one dot-separated part of a host name."""
+    if _LABEL_RE.match(label):
+        return
+    shown = label if len(label) <= 24 else f"{label[:20]}…"
+    if len(label) > LABEL_MAX_LENGTH:
+        raise ValidationError(
+            f"“{shown}” is {len(label)} characters long: each part of a host name between dots "
+            f"is at most {LABEL_MAX_LENGTH}.",
+            code="label_length",
+        )
+    if label.startswith("-") or label.endswith("-"):
+        raise ValidationError(
+            f"“{shown}” starts or ends with a hyphen: parts of a host name cannot.", code="host"
+        )
+    bad = "".join(sorted({char for char in label if not re.match(r"[a-z0-9-]", char)}))
+    raise ValidationError(
+        f"“{shown}” contains “{bad}”: host names use letters, digits, hyphens and dots.",
+        code="host",
+    )
+
+
+def unicode_host(address: str) -> str:
+    """The host of a stored address in Unicode when any part is punycode, else ""."""
+    host = split_key(address)[0].rsplit(":", 1)[0] if not address.startswith("[") else ""
+    if "xn--" not in host:
+        return ""
+    try:
+        return ".".join(
+            label.encode("ascii").decode("idna") if label.startswith("xn--") else label
+            for label in host.split(".")
+        )
+    except UnicodeError:
+        return ""
 
 
 def _normalize_path(path: str) -> str:

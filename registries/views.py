@@ -1,8 +1,8 @@
 """The Container Registries section of the Settings page.
 
 Every view works as a plain page (with redirects after POST) and, for htmx requests, answers
-the fragment of the page it changes: the form into the dialog, or the re-queried table after
-a save.
+the fragment of the page it changes: the form into the dialog, or after a save the re-queried
+row it changed (the whole table only when it turns empty or stops being empty).
 """
 
 from __future__ import annotations
@@ -11,10 +11,11 @@ from urllib.parse import urlsplit
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.humanize.templatetags.humanize import naturaltime
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.cache import never_cache
@@ -25,20 +26,45 @@ from django_htmx.http import push_url, reswap, retarget, trigger_client_event
 from delivery.views import delivery_context
 from orgsettings.access import membership_or_404, require_registry_manager
 from orgsettings.audit import client_ip
-from orgsettings.models import Membership
+from orgsettings.errors import Gone
+from orgsettings.models import AuditAction, AuditEvent, Membership
 from orgsettings.nav import settings_context
 
 from . import advice, connection_test, listing
 from .forms import RegistryForm, RegistryTestForm, changed_message
 from .models import ContainerRegistry
 from .services import RegistryChangedError, registry_create, registry_delete, registry_update
-from .validation import normalize_address, parse_id
+from .validation import normalize_address, parse_id, unicode_host
 
 PAGE = "registries/registries.html"
+WILDCARD_REASON = (
+    "A wildcard address names no single host to log in to, so it cannot be tested: add a "
+    "registry for one concrete host to test its credentials."
+)
 
 
 def _registry_or_404(membership: Membership, pk: int) -> ContainerRegistry:
-    return get_object_or_404(ContainerRegistry, pk=pk, organization=membership.organization)
+    registry = ContainerRegistry.objects.filter(pk=pk, organization=membership.organization).first()
+    if registry is None:
+        raise _not_found(membership, pk)
+    return registry
+
+
+def _not_found(membership: Membership, pk: int) -> Http404:
+    """Who deleted it and when, from the audit trail, for a member of its organization."""
+    deleted = AuditEvent.objects.filter(
+        organization=membership.organization,
+        target_type="registry",
+        target_id=str(pk),
+        action=AuditAction.REGISTRY_DELETED,
+    ).first()
+    if deleted is None:
+        return Http404("No such registry.")
+    who = "you" if deleted.actor_id == membership.user_id else deleted.actor_label
+    when = naturaltime(deleted.created_at)
+    return Gone(
+        f"“{deleted.target_label}” was deleted by {who} {'just now' if when == 'now' else when}."
+    )
 
 
 def _list_params(request: HttpRequest) -> QueryDict:
@@ -62,6 +88,7 @@ def _page_context(request: HttpRequest, membership: Membership, **extra) -> dict
         "registries": registries,
         **delivery_context(membership, registries),
         "general_advice": advice.GENERAL_ADVICE,
+        "wildcard_reason": WILDCARD_REASON,
         **extra,
     }
 
@@ -72,12 +99,45 @@ def _render(request: HttpRequest, template: str, context: dict, status: int = 20
     return response
 
 
-def _table_response(request: HttpRequest, membership: Membership, message: str) -> HttpResponse:
-    """After a change made through htmx: the re-queried table, the message, and a close event."""
+def _changed_response(
+    request: HttpRequest,
+    membership: Membership,
+    message: str,
+    *,
+    registry: ContainerRegistry | None = None,
+    removed_pk: int | None = None,
+    fresh: bool = True,
+) -> HttpResponse:
+    """After a change made through htmx: the changed row (or none, for a deleted one), the
+    message, and an event that closes the dialog. The whole table only when it turns empty or
+    gets its first row, as the empty state has no table to put a row in."""
     messages.success(request, message)
-    response = _render(request, f"{PAGE}#table-with-messages", _page_context(request, membership))
-    response = retarget(response, "#registry-table")
-    response = reswap(response, "outerHTML")
+    organization = membership.organization
+    count = organization.registries.count()
+    created = request.resolver_match.url_name == "create"
+    if count == 0 or (created and count == 1):
+        response = _render(
+            request, f"{PAGE}#table-with-messages", _page_context(request, membership)
+        )
+        response = reswap(retarget(response, "#registry-table"), "outerHTML")
+    else:
+        if registry is not None:
+            # Re-queried: the sync scheduled on commit may have changed its status already.
+            registry = organization.registries.select_related("updated_by").get(pk=registry.pk)
+        # The status line and its poll come along, watching the rows of the list's view.
+        context = _page_context(request, membership, fresh_row=fresh)
+        if registry is not None:
+            delivery_context(membership, [registry])
+            listing.attach_row_urls(organization.slug, [registry])
+        context["registry"] = registry
+        response = _render(request, f"{PAGE}#row-with-messages", context)
+        if removed_pk is not None:
+            response = reswap(retarget(response, f"#registry-{removed_pk}"), "delete")
+        elif created:
+            # New rows come first, where the person who added one looks for it.
+            response = reswap(retarget(response, "#registry-table thead"), "afterend")
+        else:
+            response = reswap(retarget(response, f"#registry-{registry.pk}"), "outerHTML")
     return trigger_client_event(response, "registries:changed")
 
 
@@ -109,7 +169,7 @@ def registry_create_view(request: HttpRequest, slug: str) -> HttpResponse:
         )
         message = _saved_message(registry, "added", form)
         if request.htmx:
-            return _table_response(request, membership, message)
+            return _changed_response(request, membership, message, registry=registry)
         messages.success(request, message)
         return redirect("registries:list", slug=slug)
     return _render_form(request, membership, form)
@@ -122,7 +182,7 @@ def registry_edit_view(request: HttpRequest, slug: str, pk: int) -> HttpResponse
     membership = membership_or_404(request.user, slug)
     require_registry_manager(membership)
     registry = _registry_or_404(membership, pk)
-    stored_name = registry.display_name
+    stored_name, stored_version = registry.display_name, registry.version
     form = RegistryForm(
         request.POST or None, instance=registry, organization=membership.organization
     )
@@ -138,9 +198,16 @@ def registry_edit_view(request: HttpRequest, slug: str, pk: int) -> HttpResponse
         except RegistryChangedError as changed:
             form.add_error(None, changed_message(changed.current))
         else:
-            message = _saved_message(registry, "saved", form)
+            # Every save bumps the version; one that changed nothing saved nothing.
+            unchanged = registry.version == stored_version
+            if unchanged:
+                message = f"No changes to save in “{registry.display_name}”."
+            else:
+                message = _saved_message(registry, "saved", form)
             if request.htmx:
-                return _table_response(request, membership, message)
+                return _changed_response(
+                    request, membership, message, registry=registry, fresh=not unchanged
+                )
             messages.success(request, message)
             return redirect("registries:list", slug=slug)
     return _render_form(request, membership, form, registry=registry, editing_name=stored_name)
@@ -157,7 +224,7 @@ def registry_delete_view(request: HttpRequest, slug: str, pk: int) -> HttpRespon
         registry_delete(registry, actor=request.user, ip=client_ip(request))
         message = f"Deleted “{name}”."
         if request.htmx:
-            return _table_response(request, membership, message)
+            return _changed_response(request, membership, message, removed_pk=pk)
         messages.success(request, message)
         return redirect("registries:list", slug=slug)
     context = _page_context(request, membership, deleting=registry)
@@ -185,6 +252,8 @@ def _hints(raw_address: str, username: str) -> dict:
         "expiry": advice.expiry_warning(normalized.key, username.strip()),
         "note": normalized.note,
         "plain_http": normalized.plain_http,
+        "unicode_host": unicode_host(normalized.key),
+        "key": normalized.key,
     }
 
 
@@ -211,8 +280,10 @@ def _render_form(
         editing_name=editing_name,
         **extra,
     )
-    if form.is_bound and form.data.get("address"):
-        context["hints"] = _hints(form.data.get("address", ""), form.data.get("username", ""))
+    # From the first look: an edit dialog warns about the stored address (ECR expiry) at once.
+    address, username = form["address"].value(), form["username"].value()
+    if address:
+        context["hints"] = _hints(address, username or "")
     if request.htmx:
         return _render(request, f"{PAGE}#form", context)
     return _render(request, PAGE, context)
@@ -220,8 +291,8 @@ def _render_form(
 
 def _saved_message(registry: ContainerRegistry, verb: str, form: RegistryForm) -> str:
     parts = [f"{verb.capitalize()} “{registry.display_name}”."]
-    if form.address_note:
-        parts.append(form.address_note)
+    if form.normalized_address and form.normalized_address.saved_note:
+        parts.append(form.normalized_address.saved_note)
     if form.expiry_warning:
         parts.append(form.expiry_warning)
     return " ".join(parts)
@@ -275,7 +346,8 @@ def registry_test_stored_view(request: HttpRequest, slug: str, pk: int) -> HttpR
     registry = _registry_or_404(membership, pk)
     report = connection_test.take_test_slot(request.user) or connection_test.check_login(registry)
     if request.htmx:
-        response = _render(request, f"{PAGE}#probe-result", {"report": report})
+        context = {"report": report, "dismissible": True}
+        response = _render(request, f"{PAGE}#probe-result", context)
     else:
         context = _page_context(request, membership, tested_pk=registry.pk, report=report)
         response = _render(request, PAGE, context)

@@ -277,3 +277,45 @@ def test_display_name_with_control_characters_is_refused(organization, name, mes
     form = RegistryForm(basic(display_name=name), organization=organization)
     assert not form.is_valid()
     assert form.errors["display_name"] == [message]
+
+
+def test_too_long_display_name_is_refused_with_its_length_not_cut(organization):
+    form = RegistryForm(basic(display_name="x" * 120), organization=organization)
+    assert not form.is_valid()
+    assert form.errors["display_name"] == [
+        "Display Names are at most 100 characters; this one has 120."
+    ]
+    assert "maxlength" not in str(form["display_name"])
+    assert 'data-max-chars="100"' in str(form["display_name"])
+
+
+def test_secret_typed_into_a_form_with_errors_is_marked_for_pasting_again(organization):
+    form = RegistryForm(basic(address="bad host"), organization=organization)
+    assert not form.is_valid()
+    assert form.errors["password"] == ["Paste the password again: it was cleared for your safety."]
+    assert "ghp_abc123" not in str(form["password"])
+
+
+def test_token_typed_into_a_form_with_errors_is_marked_and_the_hidden_password_is_not(
+    organization,
+):
+    form = RegistryForm(token(display_name="", password="leftover"), organization=organization)
+    assert not form.is_valid()
+    assert "Paste the token again" in form.errors["token"][0]
+    assert "password" not in form.errors
+
+
+def test_blank_secret_on_edit_with_errors_needs_no_pasting_again(organization):
+    registry = RegistryFactory(organization=organization)
+    data = basic(display_name="", address=registry.address, password="")
+    form = RegistryForm(data, instance=registry, organization=organization)
+    assert not form.is_valid()
+    assert "password" not in form.errors
+
+
+def test_secret_with_its_own_error_shows_that_error_only(organization):
+    form = RegistryForm(basic(password="has space"), organization=organization)
+    assert not form.is_valid()
+    assert form.errors["password"] == [
+        "The password cannot contain spaces or line breaks. Check that it was pasted whole."
+    ]

@@ -438,9 +438,9 @@ def test_stored_test_without_javascript_shows_the_result_in_its_row(
     response = client.post(probe_url(organization, tested))
     assert response.status_code == 200
     assert "<html" in response.text
-    row = re.search(rf'<tr id="registry-{tested.pk}">.*?</tr>', response.text, re.S).group(0)
+    row = re.search(rf'<tbody id="registry-{tested.pk}".*?</tbody>', response.text, re.S).group(0)
     assert 'data-outcome="ok"' in row
-    other_row = re.search(rf'<tr id="registry-{other.pk}">.*?</tr>', response.text, re.S)
+    other_row = re.search(rf'<tbody id="registry-{other.pk}".*?</tbody>', response.text, re.S)
     assert "data-outcome" not in other_row.group(0)
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 
+from orgsettings.models import AuditEvent
 from registries.models import AuthType, ContainerRegistry
-from registries.services import registry_update
+from registries.services import registry_delete, registry_update
 
 from .factories import OrganizationFactory, RegistryFactory
 
@@ -119,11 +121,11 @@ def test_owners_and_admins_see_the_controls(client, organization, request, user_
 # The list
 
 
-def test_empty_state_explains_registries_and_offers_to_add_one(client, organization, owner):
+def test_empty_state_explains_registries_and_offers_one_way_to_add_one(client, organization, owner):
     client.force_login(owner)
     response = client.get(url("list", organization))
     assert "No registries yet" in response.text
-    assert "Add a registry" in response.text
+    assert response.text.count(f'href="{url("create", organization)}"') == 1
 
 
 def test_table_shows_columns_and_who_changed_it(client, organization, owner):
@@ -353,7 +355,7 @@ def test_edit_without_a_usable_version_is_refused_like_a_stale_one(
     client, organization, owner, org_admin, version
 ):
     registry = RegistryFactory(organization=organization, display_name="Original")
-    registry_update(registry, actor=org_admin, expected_version=1, username="robot")
+    registry_update(registry, actor=org_admin, expected_version=1, username="robot-ci")
     data = edit_data(registry, display_name="Scripted")
     if version is None:
         del data["version"]
@@ -421,3 +423,184 @@ def test_outsider_sees_the_same_not_found_page_as_for_a_missing_organization(
     assert theirs.status_code == missing.status_code == 404
     masked_token = re.compile(r'"X-CSRFToken": "[^"]+"|name="csrfmiddlewaretoken" value="[^"]+"')
     assert masked_token.sub("", theirs.text) == masked_token.sub("", missing.text)
+
+
+# Saves through htmx answer with their row
+
+
+def test_edit_through_htmx_answers_with_the_changed_row_only(client, organization, owner):
+    registry = RegistryFactory(organization=organization, display_name="Harbor")
+    other = RegistryFactory(organization=organization, display_name="Quay")
+    client.force_login(owner)
+    response = client.post(
+        url("edit", organization, registry), edit_data(registry, display_name="Harbor EU"), **HX
+    )
+    assert response["HX-Retarget"] == f"#registry-{registry.pk}"
+    assert response["HX-Reswap"] == "outerHTML"
+    assert response.text.lstrip().startswith(f'<tbody id="registry-{registry.pk}"')
+    assert "Harbor EU" in response.text
+    assert f'id="registry-{other.pk}"' not in response.text
+    assert "Saved “Harbor EU”." in response.text
+    assert 'hx-swap-oob="true"' in response.text
+
+
+def test_create_through_htmx_answers_with_the_new_row_at_the_top(client, organization, owner):
+    existing = RegistryFactory(organization=organization, display_name="Quay")
+    client.force_login(owner)
+    response = client.post(url("create", organization), form_data(), **HX)
+    created = ContainerRegistry.objects.get(display_name="GitHub packages")
+    assert response["HX-Retarget"] == "#registry-table thead"
+    assert response["HX-Reswap"] == "afterend"
+    assert f'<tbody id="registry-{created.pk}"' in response.text
+    assert f'id="registry-{existing.pk}"' not in response.text
+
+
+def test_delete_through_htmx_removes_only_that_row(client, organization, owner):
+    registry = RegistryFactory(organization=organization, display_name="Harbor")
+    RegistryFactory(organization=organization, display_name="Quay")
+    client.force_login(owner)
+    response = client.post(url("delete", organization, registry), **HX)
+    assert response["HX-Retarget"] == f"#registry-{registry.pk}"
+    assert response["HX-Reswap"] == "delete"
+    assert "Quay" not in response.text
+    assert "Deleted “Harbor”." in response.text
+
+
+def test_saved_row_comes_back_pending_with_the_poll_that_follows_its_delivery(
+    client, organization, owner, cluster
+):
+    registry = RegistryFactory(organization=organization, display_name="Harbor")
+    client.force_login(owner)
+    response = client.post(
+        url("edit", organization, registry), edit_data(registry, display_name="Harbor EU"), **HX
+    )
+    assert response["HX-Retarget"] == f"#registry-{registry.pk}"
+    assert "Harbor EU" in response.text
+    assert "Pending" in response.text
+    poll = response.text[response.text.index('id="delivery-poll"') :].split(">", 1)[0]
+    assert "hx-swap-oob" in poll
+    assert "hx-trigger" in poll
+
+
+def test_save_that_changes_nothing_says_so_and_bumps_nothing(client, organization, owner):
+    registry = RegistryFactory(organization=organization, display_name="Harbor")
+    client.force_login(owner)
+    response = client.post(url("edit", organization, registry), edit_data(registry), **HX)
+    assert "No changes to save in “Harbor”." in response.text
+    stored = ContainerRegistry.objects.get(pk=registry.pk)
+    assert (stored.version, stored.updated_at, stored.updated_by) == (
+        registry.version,
+        registry.updated_at,
+        None,
+    )
+    assert not AuditEvent.objects.exists()
+
+
+def test_edit_form_warns_about_the_stored_address_when_it_opens(client, organization, owner):
+    registry = RegistryFactory(
+        organization=organization, address="123456789012.dkr.ecr.eu-west-1.amazonaws.com"
+    )
+    client.force_login(owner)
+    response = client.get(url("edit", organization, registry), **HX)
+    assert "expire after 12 hours" in response.text
+
+
+def test_docker_hub_hint_says_what_will_be_stored_before_saving(client, organization, owner):
+    client.force_login(owner)
+    response = client.post(
+        url("hints", organization), {"address": "index.docker.io", "username": ""}, **HX
+    )
+    assert "Docker Hub will be stored as “docker.io”" in response.text
+    assert "was stored" not in response.text
+
+
+def test_wildcard_rows_offer_no_test_and_say_why(client, organization, owner):
+    registry = RegistryFactory(organization=organization, address="*.azurecr.io")
+    client.force_login(owner)
+    text = client.get(url("list", organization)).text
+    assert f'action="{url("test-stored", organization, registry)}"' not in text
+    assert "A wildcard address names no single host to log in to" in text
+
+
+def test_idn_hosts_are_shown_in_unicode_beside_punycode(client, organization, owner):
+    RegistryFactory(organization=organization, address="xn--bcher-kva.example")
+    client.force_login(owner)
+    text = client.get(url("list", organization)).text
+    assert "xn--bcher-kva." in text
+    assert "bücher.example" in text
+
+
+def test_a_validation_error_marks_the_password_instead_of_showing_it(client, organization, owner):
+    RegistryFactory(organization=organization, display_name="GitHub packages")
+    client.force_login(owner)
+    response = client.post(url("create", organization), form_data(address="ghcr.io/other"), **HX)
+    assert "already has a registry with this Display Name" in response.text
+    assert "Paste the password again: it was cleared for your safety." in response.text
+    assert "ghp_secretvalue" not in response.text
+
+
+# Refusals for htmx: words and a status, never a page to swap in
+
+
+def test_htmx_request_with_an_expired_session_gets_401_words_not_the_login_page(
+    client, organization
+):
+    response = client.post(url("create", organization), form_data(), **HX)
+    assert response.status_code == 401
+    assert 'data-request-error="401"' in response.text
+    assert "Your session expired." in response.text
+    assert "<html" not in response.text
+
+
+def test_htmx_request_after_losing_the_role_gets_403_words(client, organization, member):
+    client.force_login(member)
+    response = client.post(url("create", organization), form_data(), **HX)
+    assert response.status_code == 403
+    assert "You can no longer change registries." in response.text
+    assert "<html" not in response.text
+    assert not ContainerRegistry.objects.exists()
+
+
+def test_saving_a_deleted_registry_says_who_deleted_it_and_when(
+    client, organization, owner, org_admin
+):
+    registry = RegistryFactory(organization=organization, display_name="Harbor")
+    opened, edit_url = edit_data(registry), url("edit", organization, registry)
+    registry_delete(registry, actor=org_admin)
+    client.force_login(owner)
+    response = client.post(edit_url, opened, **HX)
+    assert response.status_code == 404
+    assert re.search(r"“Harbor” was deleted by adam (just now|\d+.seconds? ago)\.", response.text)
+    page = client.get(edit_url)
+    assert page.status_code == 404
+    assert "“Harbor” was deleted by adam" in page.text
+
+
+def test_outsider_learns_nothing_about_a_deleted_registry(client, organization, outsider, owner):
+    registry = RegistryFactory(organization=organization, display_name="Harbor")
+    edit_url = url("edit", organization, registry)
+    registry_delete(registry, actor=owner)
+    client.force_login(outsider)
+    response = client.get(edit_url, **HX)
+    assert response.status_code == 404
+    assert "Harbor" not in response.text
+    assert "olivia" not in response.text
+
+
+def test_htmx_post_with_a_stale_csrf_token_gets_words_not_a_page(organization, owner):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(owner)
+    response = client.post(url("create", organization), form_data(), **HX)
+    assert response.status_code == 403
+    assert "This page is out of date." in response.text
+    assert "<html" not in response.text
+    assert not ContainerRegistry.objects.exists()
+
+
+def test_hints_show_the_punycode_an_idn_host_will_be_stored_as(client, organization, owner):
+    client.force_login(owner)
+    response = client.post(
+        url("hints", organization), {"address": "bücher.example", "username": ""}, **HX
+    )
+    assert "xn--bcher-kva.example" in response.text
+    assert "bücher.example" in response.text

@@ -156,3 +156,26 @@ def test_update_without_an_expected_version_is_refused_and_changes_nothing(owner
         registry_update(registry, actor=owner, expected_version=None, display_name="After")
     registry.refresh_from_db()
     assert (registry.display_name, registry.version) == ("Before", 1)
+
+
+def test_update_that_changes_nothing_writes_nothing(organization, owner, org_admin):
+    registry = create(organization, owner)
+    unchanged = registry_update(
+        registry,
+        actor=org_admin,
+        expected_version=registry.version,
+        display_name="Harbor",
+        address="harbor.example.com",
+        password=None,
+    )
+    stored = ContainerRegistry.objects.get(pk=registry.pk)
+    assert unchanged.version == stored.version == registry.version
+    assert (stored.updated_at, stored.updated_by) == (registry.updated_at, owner)
+
+
+def test_update_with_the_same_password_again_changes_nothing(organization, owner):
+    registry = create(organization, owner)
+    updated = registry_update(
+        registry, actor=owner, expected_version=registry.version, password="plaintext-password-123"
+    )
+    assert updated.version == registry.version

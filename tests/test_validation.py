@@ -9,6 +9,7 @@ from registries.validation import (
     DOCKER_HUB_KEY,
     normalize_address,
     parse_id,
+    unicode_host,
     validate_secret,
     validate_username,
     without_userinfo,
@@ -231,3 +232,44 @@ def test_the_whole_userinfo_is_dropped_whatever_the_password_holds(typed, shown)
 )
 def test_ids_are_ascii_digits_of_bounded_size(raw, parsed):
     assert parse_id(raw) == parsed
+
+
+@pytest.mark.parametrize(
+    ("typed", "reason"),
+    [
+        (
+            "a" * 70 + ".example.com",
+            "is 70 characters long: each part of a host name between dots is at most 63",
+        ),
+        ("a..b.com", "empty part"),
+        ("-bad.example.com", "starts or ends with a hyphen"),
+        ("bad_host.example.com", "contains “_”"),
+        (
+            ".".join(["a" * 62] * 4) + ".com",
+            "host names are at most 253",
+        ),
+    ],
+)
+def test_invalid_host_names_say_exactly_what_is_wrong(typed, reason):
+    with pytest.raises(ValidationError) as raised:
+        normalize_address(typed)
+    assert reason in raised.value.message
+
+
+def test_docker_hub_note_speaks_of_the_future_before_saving_and_of_the_past_after():
+    normalized = normalize_address("registry-1.docker.io")
+    assert normalized.note.startswith("Docker Hub will be stored as “docker.io”")
+    assert normalized.saved_note.startswith("Docker Hub was stored as “docker.io”")
+
+
+@pytest.mark.parametrize(
+    ("address", "shown"),
+    [
+        ("xn--bcher-kva.example", "bücher.example"),
+        ("xn--bcher-kva.example:5000/team", "bücher.example"),
+        ("ghcr.io", ""),
+        ("xn--invalid-.example", ""),
+    ],
+)
+def test_punycode_hosts_have_a_unicode_form_to_show(address, shown):
+    assert unicode_host(address) == shown

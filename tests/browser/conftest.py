@@ -122,3 +122,27 @@ def log_in(page: Page, user, password: str = PASSWORD) -> None:
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Log in").click()
     expect(page).not_to_have_url(re.compile(r"/accounts/login/"))
+
+
+class HeldDeliveries:
+    """Deliveries that were requested but that no worker has run yet.
+
+    While held, the organization's delivery is Pending and the page keeps polling, as when the
+    worker is busy or the cluster slow: in the suite nothing runs the task queue on its own.
+    `release()` runs what is queued against the fake API server, as the worker would, so the
+    rows settle.
+    """
+
+    def __init__(self, cluster) -> None:
+        self.cluster = cluster
+
+    def release(self) -> None:
+        from tests.deliveries import run_tasks
+
+        run_tasks()
+
+
+@pytest.fixture
+def pending_cluster(cluster) -> HeldDeliveries:
+    """A connected cluster (the fake API server) whose deliveries are held: rows stay Pending."""
+    return HeldDeliveries(cluster)

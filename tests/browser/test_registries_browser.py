@@ -124,7 +124,7 @@ def test_owner_creates_basic_auth_registry_in_the_dialog_without_reload(page, ow
     dialog.get_by_role("button", name="Add registry").click()
 
     expect(dialog).to_be_hidden()
-    row = page.locator("#registry-table tbody tr")
+    row = page.locator("#registry-table tr.registry-row")
     expect(row).to_have_count(1)
     expect(row.get_by_role("rowheader")).to_have_text("GitHub packages")
     expect(row).to_contain_text("ghcr.io")
@@ -180,9 +180,12 @@ def test_invalid_address_shows_error_in_the_open_dialog_and_saves_nothing(page, 
     expect(address).to_have_accessible_description(re.compile("cannot contain spaces"))
     expect(address).to_have_value("bad host")
     expect(address).to_be_focused()
-    expect(dialog.get_by_role("alert")).to_have_text("Please correct the fields marked below.")
-    # The password is never sent back to the browser.
+    expect(dialog.get_by_role("alert")).to_have_text(
+        "Please correct the fields marked below: Address, Password."
+    )
+    # The password is never sent back to the browser: its field says to paste it again.
     expect(dialog.get_by_label("Password")).to_have_value("")
+    expect(dialog.locator("#id_password_error")).to_contain_text("Paste the password again")
     assert not ContainerRegistry.objects.exists()
     screenshot(page, "validation-error")
 
@@ -343,7 +346,7 @@ def test_phone_viewport_shows_registries_as_cards_without_horizontal_scroll(
     try:
         open_registries(page, owner)
         table = page.locator("#registry-table")
-        expect(table.locator("tbody tr")).to_have_count(3)
+        expect(table.locator("tr.registry-row")).to_have_count(3)
         expect(table.locator("thead")).to_be_hidden()
         assert_no_horizontal_overflow(page)
         # The header row is hidden, so every cell carries its column's name.
@@ -353,7 +356,7 @@ def test_phone_viewport_shows_registries_as_cards_without_horizontal_scroll(
         )
         assert label == '"Address"'
         # A card's fields use the card's width instead of squeezing into columns.
-        for row in table.locator("tbody tr").all():
+        for row in table.locator("tr.registry-row").all():
             row_box = assert_within_window(row, 390)
             for cell in row.locator("th, td").all():
                 cell_html = cell.evaluate("cell => cell.outerHTML")
@@ -382,7 +385,7 @@ def test_tablet_and_laptop_widths_fit_without_horizontal_scroll(
     page = new_page(browser, live_server, viewport={"width": width, "height": 800})
     try:
         open_registries(page, owner)
-        expect(page.locator("#registry-table tbody tr")).to_have_count(4)
+        expect(page.locator("#registry-table tr.registry-row")).to_have_count(4)
         expect(page.get_by_role("link", name="Delete ECR production")).to_be_visible()
         assert_no_horizontal_overflow(page)
         screenshot(page, f"width-{width}", full_page=True)
@@ -395,7 +398,7 @@ def test_screenshots_of_the_registries_page_and_the_create_dialog(page, owner, o
     create_showcase_registries(organization, owner)
     page.emulate_media(reduced_motion="reduce")
     open_registries(page, owner)
-    expect(page.locator("#registry-table tbody tr")).to_have_count(3)
+    expect(page.locator("#registry-table tr.registry-row")).to_have_count(3)
     screenshot(page, "settings-registries", copy_to=DOCS / "settings-registries.png")
 
     dialog = open_new_registry_dialog(page)
