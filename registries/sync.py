@@ -47,6 +47,8 @@ class PassReport:
     writes: int = 0
     errors: dict[str, str] = field(default_factory=dict)
     removed: list[str] = field(default_factory=list)
+    # The pass read the cluster and went through every organization it was given.
+    complete: bool = False
 
 
 class _Counter:
@@ -146,6 +148,7 @@ def reconcile(organization_slug: str | None = None) -> PassReport:
             else:
                 _record(organization, rows, error=None)
         report.writes = counter.writes
+        report.complete = True
         return report
     finally:
         cluster.close()

@@ -5,14 +5,20 @@ organization accounts for, and updates every registry's sync state."""
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from collections.abc import Iterator
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
+from operations import heartbeat
+from operations.passes import record_pass
 from orgsettings.models import Organization
 from registries import kube, sync
+
+logger = logging.getLogger(__name__)
 
 # pg_advisory_lock key: one active reconciler per database, however many replicas run.
 ADVISORY_LOCK_KEY = 0x0F65E771
@@ -44,9 +50,11 @@ class Command(BaseCommand):
             raise CommandError(f"No organization with slug “{org}”.")
         if interval <= 0:
             raise CommandError("--interval must be a positive number of seconds.")
+        self.interval = interval
         if kube.configuration_source() is None:
-            self.stderr.write(
-                "No cluster configured (set KUBECONFIG, or run in a pod): marking registries as not synced."
+            self._say(
+                "No cluster configured (set KUBECONFIG, or run in a pod): marking registries as not synced.",
+                error=True,
             )
         if not loop:
             failed = self._pass(org)
@@ -54,7 +62,8 @@ class Command(BaseCommand):
                 raise CommandError(f"{failed} organization(s) could not be synced.")
             return
         done = 0
-        with self._leadership() as wait_for_lead:
+        # The heartbeat file is what the reconciler Deployment's probes read.
+        with heartbeat.running("reconciler"), self._leadership() as wait_for_lead:
             while True:
                 if wait_for_lead():
                     self._pass(org)
@@ -64,16 +73,33 @@ class Command(BaseCommand):
                 time.sleep(interval)
 
     def _pass(self, org: str | None) -> int:
+        started, calls = time.monotonic(), kube.api_calls_made()
         report = sync.reconcile(org)
+        if org is None:
+            record_pass(
+                complete=report.complete,
+                duration=time.monotonic() - started,
+                api_calls=kube.api_calls_made() - calls,
+                organizations=report.organizations,
+                failed=len(report.errors),
+                interval=self.interval,
+            )
         for slug, message in sorted(report.errors.items()):
-            self.stderr.write(f"{slug}: {message}")
+            self._say(f"{slug}: {message}", error=True)
         for removed in report.removed:
-            self.stdout.write(f"Removed {removed}")
+            self._say(f"Removed {removed}")
         in_sync = report.organizations - len(report.errors)
-        self.stdout.write(
+        self._say(
             f"{in_sync}/{report.organizations} organizations in sync, {report.writes} write(s)."
         )
         return len(report.errors)
+
+    def _say(self, message: str, *, error: bool = False) -> None:
+        """To the terminal as text; with LOG_FORMAT=json, as log lines like everything else."""
+        if settings.LOG_FORMAT == "json":
+            logger.log(logging.WARNING if error else logging.INFO, message)
+        else:
+            (self.stderr if error else self.stdout).write(message)
 
     @contextlib.contextmanager
     def _leadership(self) -> Iterator:
@@ -91,7 +117,7 @@ class Command(BaseCommand):
                     cursor.execute("SELECT pg_try_advisory_lock(%s)", [ADVISORY_LOCK_KEY])
                     held = cursor.fetchone()[0]
                 if not held:
-                    self.stdout.write("Another reconciler is active; standing by.")
+                    self._say("Another reconciler is active; standing by.")
             return held
 
         try:
