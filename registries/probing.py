@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.cache import cache
 from django.views.decorators.debug import sensitive_variables
+from prometheus_client import Counter
 
 from .models import ContainerRegistry
 from .probe import ProbeOptions, ProbeResult, parse_networks, probe_registry
@@ -39,6 +40,11 @@ _OUTCOMES = {
     "rate-limited": ("The registry is limiting requests", "warn"),
     "untestable": ("Cannot be tested", "warn"),
 }
+TESTS = Counter(
+    "orgsettings_connection_tests_total",
+    "Connection tests, by outcome (probe outcomes, or `throttled` when our rate limit refused one).",
+    ["outcome"],
+)
 _LOGINS = {
     "basic": "Login: Basic (username and password).",
     "bearer": "Login: Bearer (a token from the registry's token service).",
@@ -125,6 +131,7 @@ def check_login(registry: ContainerRegistry) -> Report:
         secret=registry.login_secret,
         options=probe_options(),
     )
+    TESTS.labels(result.outcome).inc()
     return report_for(result)
 
 
@@ -151,6 +158,7 @@ def throttle(user) -> Report | None:
         retry_after = 1
     else:
         retry_after = max(1, math.ceil(min(taken.values()) + rate.seconds - now))
+    TESTS.labels("throttled").inc()
     return Report(
         title="Too many tests",
         message=(
