@@ -9,6 +9,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 
 PORT ?= 8000
+export PORT
 # The Procfile's commands (python, gunicorn) come from the virtualenv; JSON logs stay one object a line.
 PROCESSES := PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho start $(if $(filter json,$(LOG_FORMAT)),--no-prefix)
 
