@@ -71,6 +71,9 @@ def test_the_reconciler_loop_beats(cluster, organization):
     assert healthcheck("reconciler", "--ready") == "The reconciler is ready.\n"
 
 
+# The worker checks its connection between tasks as requests do, which closes one left inside
+# a test's transaction: run it in autocommit, as it runs in production.
+@pytest.mark.django_db(transaction=True)
 def test_the_worker_beats(settings):
     call_command("run_worker", "--batch", "--no-startup-delay", "--no-reload", "--verbosity", "0")
     assert healthcheck("worker", "--ready") == "The worker is ready.\n"

@@ -168,6 +168,9 @@ def test_the_oldest_failure_counts_from_when_the_audit_trail_recorded_it(
     assert value(scrape(), "orgsettings_delivery_oldest_failing_target_age_seconds") >= first
 
 
+# The worker checks its connection between tasks as requests do, which closes one left inside
+# a test's transaction: run it in autocommit, as it runs in production.
+@pytest.mark.django_db(transaction=True)
 def test_queue_depth_counts_waiting_tasks_until_a_worker_runs_them(scrape, settings, tmp_path):
     settings.HEARTBEAT_DIR = tmp_path
     assert value(scrape(), "orgsettings_delivery_queue_depth", queue="default") == 0
