@@ -219,9 +219,9 @@ def _reconcile_families() -> Iterator:
             row.api_calls,
         ),
         (
-            "orgsettings_reconcile_last_pass_failed_organizations",
-            "Organizations the last reconcile pass could not bring in sync.",
-            row.failed_organizations,
+            "orgsettings_reconcile_last_pass_failed_targets",
+            "Delivery targets the last reconcile pass could not bring in sync.",
+            row.failed_targets,
         ),
         (
             "orgsettings_reconcile_interval_seconds",

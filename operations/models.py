@@ -11,12 +11,12 @@ class ReconcilePass(models.Model):
     name = models.CharField(max_length=40, unique=True, default="reconciler")
     interval_seconds = models.FloatField(default=0)
     last_finished_at = models.DateTimeField(null=True)
-    # A complete pass read the cluster and went through every organization.
+    # A complete pass read every cluster and went through every delivery target.
     last_complete_at = models.DateTimeField(null=True)
     duration_seconds = models.FloatField(default=0)
     api_calls = models.PositiveIntegerField(default=0)
-    organizations = models.PositiveIntegerField(default=0)
-    failed_organizations = models.PositiveIntegerField(default=0)
+    targets = models.PositiveIntegerField(default=0)
+    failed_targets = models.PositiveIntegerField(default=0)
 
     class Meta:
         verbose_name = "reconcile pass"

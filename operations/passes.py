@@ -13,18 +13,19 @@ def record_pass(
     complete: bool,
     duration: float,
     api_calls: int,
-    organizations: int,
+    targets: int,
     failed: int,
     interval: float,
 ) -> None:
-    """Store one full pass (not a pass limited to one organization)."""
+    """Store one full pass (not a pass limited to one organization). Complete: it read every
+    cluster and went through every delivery target."""
     now = timezone.now()
     values = {
         "last_finished_at": now,
         "duration_seconds": duration,
         "api_calls": api_calls,
-        "organizations": organizations,
-        "failed_organizations": failed,
+        "targets": targets,
+        "failed_targets": failed,
         "interval_seconds": interval,
     }
     if complete:

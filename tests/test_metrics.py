@@ -137,7 +137,7 @@ def test_figures_follow_a_failing_then_healed_reconcile(cluster, organization, s
     )
     assert value(failing, "orgsettings_delivery_oldest_failing_target_age_seconds") > 0
     assert value(failing, "orgsettings_reconcile_last_success_timestamp_seconds") == 0
-    assert value(failing, "orgsettings_reconcile_last_pass_failed_organizations") == 1
+    assert value(failing, "orgsettings_reconcile_last_pass_failed_targets") == 1
     assert value(failing, "orgsettings_reconcile_last_pass_timestamp_seconds") > 0
 
     call_command("reconcile_registries", stdout=io.StringIO(), stderr=io.StringIO())
@@ -146,7 +146,7 @@ def test_figures_follow_a_failing_then_healed_reconcile(cluster, organization, s
     assert value(healed, "orgsettings_delivery_targets", cluster="default", status="error") is None
     assert value(healed, "orgsettings_delivery_oldest_failing_target_age_seconds") == 0
     assert value(healed, "orgsettings_reconcile_last_success_timestamp_seconds") > 0
-    assert value(healed, "orgsettings_reconcile_last_pass_failed_organizations") == 0
+    assert value(healed, "orgsettings_reconcile_last_pass_failed_targets") == 0
     # Namespaces, our Secrets and the ServiceAccounts are listed; the Secret is created and
     # the ServiceAccount patched: the count is the requests the fake API server saw.
     assert value(healed, "orgsettings_reconcile_last_pass_api_calls") == 5

@@ -21,8 +21,8 @@ class Migration(migrations.Migration):
                 ('last_complete_at', models.DateTimeField(null=True)),
                 ('duration_seconds', models.FloatField(default=0)),
                 ('api_calls', models.PositiveIntegerField(default=0)),
-                ('organizations', models.PositiveIntegerField(default=0)),
-                ('failed_organizations', models.PositiveIntegerField(default=0)),
+                ('targets', models.PositiveIntegerField(default=0)),
+                ('failed_targets', models.PositiveIntegerField(default=0)),
             ],
             options={
                 'verbose_name': 'reconcile pass',

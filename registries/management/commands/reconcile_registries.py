@@ -80,7 +80,7 @@ class Command(BaseCommand):
                 complete=report.complete,
                 duration=time.monotonic() - started,
                 api_calls=kube.api_calls_made() - calls,
-                organizations=report.organizations,
+                targets=report.organizations,
                 failed=len(report.errors),
                 interval=self.interval,
             )
