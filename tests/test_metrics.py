@@ -140,16 +140,17 @@ def test_figures_follow_a_failing_then_healed_reconcile(cluster, organization, s
     assert value(failing, "orgsettings_reconcile_last_pass_failed_targets") == 1
     assert value(failing, "orgsettings_reconcile_last_pass_timestamp_seconds") > 0
 
+    cluster.clear_requests()
     call_command("reconcile_registries", stdout=io.StringIO(), stderr=io.StringIO())
+    requests = len(cluster.requests)
     healed = scrape()
     assert value(healed, "orgsettings_delivery_targets", cluster="default", status="synced") == 1
     assert value(healed, "orgsettings_delivery_targets", cluster="default", status="error") is None
     assert value(healed, "orgsettings_delivery_oldest_failing_target_age_seconds") == 0
     assert value(healed, "orgsettings_reconcile_last_success_timestamp_seconds") > 0
     assert value(healed, "orgsettings_reconcile_last_pass_failed_targets") == 0
-    # Namespaces, our Secrets and the ServiceAccounts are listed; the Secret is created and
-    # the ServiceAccount patched: the count is the requests the fake API server saw.
-    assert value(healed, "orgsettings_reconcile_last_pass_api_calls") == 5
+    # The requests the fake API server saw during the pass.
+    assert value(healed, "orgsettings_reconcile_last_pass_api_calls") == requests > 0
     assert value(healed, "orgsettings_reconcile_interval_seconds") == 60
 
 
