@@ -3,8 +3,9 @@ exec probes that they are alive and ready.
 
 A running process rewrites `HEARTBEAT_DIR/<name>.json` every few seconds from a thread, with
 the time and whether it is ready (the database answers and migrations are applied, as /readyz
-says for the web). `manage.py healthcheck <name>` reads it: a stale file means the process is
-gone or hung (liveness), `"ready": false` that it cannot work right now (readiness). A stuck
+says for the web). `python -m operations.probe <name>` (or `manage.py healthcheck <name>`)
+reads it: a stale file means the process is gone or hung (liveness), `"ready": false` that it
+cannot work right now (readiness). A stuck
 task or pass does not stop the heartbeat; the queue-age and last-pass metrics catch that.
 """
 
@@ -21,15 +22,15 @@ from pathlib import Path
 from django.conf import settings
 from django.db import connection
 
+from . import probe
 from .health import readiness_problems
 
-INTERVAL = 10.0
-# Three missed beats: a liveness probe restarts a process whose file is older than this.
-MAX_AGE = 3 * INTERVAL
+INTERVAL = probe.INTERVAL
+MAX_AGE = probe.MAX_AGE
 
 
 def path(name: str) -> Path:
-    return Path(settings.HEARTBEAT_DIR) / f"{name}.json"
+    return probe.path(Path(settings.HEARTBEAT_DIR), name)
 
 
 def beat(name: str) -> dict:
@@ -42,13 +43,6 @@ def beat(name: str) -> dict:
     temporary.write_text(json.dumps(state))
     os.replace(temporary, target)
     return state
-
-
-def read(name: str) -> dict | None:
-    try:
-        return json.loads(path(name).read_text())
-    except (OSError, ValueError):
-        return None
 
 
 @contextlib.contextmanager

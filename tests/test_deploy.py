@@ -128,7 +128,7 @@ def test_the_worker_and_reconciler_probes_read_their_own_heartbeat():
         ]
         live = container["livenessProbe"]["exec"]["command"]
         ready = container["readinessProbe"]["exec"]["command"]
-        assert live == ["python", "manage.py", "healthcheck", process]
+        assert live == ["python", "-m", "operations.probe", process]
         assert ready == [*live, "--ready"]
     assert CONFIG["HEARTBEAT_DIR"].startswith("/tmp/")
 

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from operations import heartbeat
+from operations import heartbeat, probe
 from operations.health import forget_migrations_check
 
 pytestmark = pytest.mark.django_db
@@ -77,3 +81,33 @@ def test_the_reconciler_loop_beats(cluster, organization):
 def test_the_worker_beats(settings):
     call_command("run_worker", "--batch", "--no-startup-delay", "--no-reload", "--verbosity", "0")
     assert healthcheck("worker", "--ready") == "The worker is ready.\n"
+
+
+def test_the_kubelets_probe_command_reads_the_file_without_django(heartbeat_dir, settings):
+    """`python -m operations.probe`, as the Deployments run it: exit 0 or 1 with the reason."""
+    root = Path(__file__).resolve().parent.parent
+    environment = {"PATH": os.environ["PATH"], "HEARTBEAT_DIR": str(heartbeat_dir)}
+
+    def run(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "operations.probe", *args],
+            cwd=root,
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+
+    missing = run("worker")
+    assert missing.returncode == 1
+    assert missing.stderr.startswith("No heartbeat from the worker")
+    settings.MIGRATION_MODULES = {"operations": "tests.unapplied_migrations"}
+    heartbeat.beat("worker")
+    assert run("worker").stdout == "The worker is alive.\n"
+    not_ready = run("worker", "--ready")
+    assert not_ready.returncode == 1
+    assert "not ready (migrations: 1 not applied yet)" in not_ready.stderr
+    # No settings were loaded: the keys the settings require are not in its environment.
+    assert "SECRET_KEY" not in environment
+    assert probe.MAX_AGE == heartbeat.MAX_AGE
