@@ -57,3 +57,4 @@ lint: dev-venv
 
 bench: dev-venv
 	$(BIN)/python benchmarks/reconcile_requests.py
+	$(BIN)/python benchmarks/delivery.py

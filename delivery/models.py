@@ -19,6 +19,8 @@ class Cluster(models.Model):
     class Connection(models.TextChoices):
         IN_CLUSTER = "in-cluster", "In-cluster service account"
         KUBECONFIG = "kubeconfig", "Kubeconfig"
+        # KUBECONFIG's file, else in-cluster: the cluster of installations without clusters.
+        ENVIRONMENT = "environment", "From the environment (KUBECONFIG or in-cluster)"
 
     name = models.CharField(max_length=40, unique=True, validators=[validate_dns_label])
     connection = models.CharField(max_length=20, choices=Connection.choices)

@@ -24,6 +24,16 @@ class RegistryDelivery:
     def total(self) -> int:
         return len(self.holding) + len(self.failing) + len(self.waiting)
 
+    @property
+    def synced_at(self):
+        """When the last of the targets holding the entry received it."""
+        return max((t.synced_at for t in self.holding if t.synced_at), default=None)
+
+    @property
+    def error(self) -> str:
+        """The failing clusters and what went wrong, e.g. "eu-west: The cluster is unreachable." """
+        return " · ".join(f"{t.cluster.name}: {t.error}" for t in self.failing)
+
 
 @dataclass(frozen=True)
 class OrganizationDelivery:

@@ -16,12 +16,11 @@ import logging
 import os
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
 from django.db import DatabaseError
-from django.db.models import Count, Max, Min
+from django.db.models import Count, Min
 from django.utils import timezone
 from prometheus_client import (
     REGISTRY,
@@ -33,6 +32,8 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+
+from delivery.models import DeliveryTarget, TargetStatus
 
 logger = logging.getLogger(__name__)
 
@@ -57,54 +58,21 @@ def observe_request(method: str, view: str, status: int, seconds: float) -> None
 # Delivery targets: what must be in which cluster, and how that stands.
 
 
-@dataclass(frozen=True)
-class TargetState:
-    cluster: str
-    status: str
-    failing_since: datetime | None = None
-
-
-DEFAULT_CLUSTER = "default"
-
-
-def delivery_targets() -> list[TargetState]:
-    """Every delivery target with its status, and since when it fails when it does.
-
-    Until targets are rows of their own, each organization with registries is one target on
-    the configured cluster; its status is the worst of its registries' sync states, and it
-    fails since the oldest failure the audit trail recorded for a registry still in error.
-    """
-    from orgsettings.models import AuditAction, AuditEvent
-    from registries.models import ContainerRegistry, SyncStatus
-
-    worst_first = [SyncStatus.ERROR, SyncStatus.PENDING, SyncStatus.NOT_SYNCED, SyncStatus.SYNCED]
-    statuses: dict[int, set[str]] = {}
-    failing: dict[str, int] = {}
-    for pk, organization_id, status in ContainerRegistry.objects.values_list(
-        "pk", "organization_id", "sync_status"
-    ):
-        statuses.setdefault(organization_id, set()).add(status)
-        if status == SyncStatus.ERROR:
-            failing[str(pk)] = organization_id
-    since: dict[int, datetime] = {}
-    failures = (
-        AuditEvent.objects.filter(
-            action=AuditAction.SYNC_FAILED, target_type="registry", target_id__in=list(failing)
-        )
-        .values("target_id")
-        .annotate(at=Max("created_at"))
-    )
-    for row in failures:
-        organization_id = failing[row["target_id"]]
-        if organization_id not in since or row["at"] < since[organization_id]:
-            since[organization_id] = row["at"]
-    now = timezone.now()
-    targets = []
-    for organization_id, found in statuses.items():
-        status = next(str(s) for s in worst_first if s in found)
-        failing_since = since.get(organization_id, now) if status == SyncStatus.ERROR else None
-        targets.append(TargetState(DEFAULT_CLUSTER, status, failing_since))
-    return targets
+def delivery_targets() -> tuple[dict[tuple[str, str], int], datetime | None]:
+    """Delivery targets counted by (cluster, status), and since when the longest-failing one
+    fails (None when none does). Two queries, whatever the number of targets."""
+    counts = {
+        (row["cluster__name"], row["status"]): row["count"]
+        for row in DeliveryTarget.objects.order_by()
+        .values("cluster__name", "status")
+        .annotate(count=Count("id"))
+    }
+    oldest = DeliveryTarget.objects.filter(status=TargetStatus.ERROR).aggregate(
+        since=Min("failing_since")
+    )["since"]
+    if oldest is None and any(status == TargetStatus.ERROR for _, status in counts):
+        oldest = timezone.now()
+    return counts, oldest
 
 
 def queue_state() -> list[tuple[str, int, float]]:
@@ -151,16 +119,7 @@ class DatabaseCollector(Collector):
             "Delivery targets (an organization's Secret in one cluster) by cluster and status.",
             labels=["cluster", "status"],
         )
-        counts: dict[tuple[str, str], int] = {}
-        oldest_failure: datetime | None = None
-        for target in delivery_targets():
-            counts[(target.cluster, target.status)] = (
-                counts.get((target.cluster, target.status), 0) + 1
-            )
-            if target.failing_since and (
-                oldest_failure is None or target.failing_since < oldest_failure
-            ):
-                oldest_failure = target.failing_since
+        counts, oldest_failure = delivery_targets()
         for (cluster, status), count in sorted(counts.items()):
             targets.add_metric([cluster, status], count)
         yield targets

@@ -1,20 +1,21 @@
 """The operators' admin for organizations, their members and the audit trail.
 
 Changes go through orgsettings.services, so the admin writes the same audit events as the
-Settings page and the CLI, and saves organizations with a plain save() so the sync's signals
-see namespace changes. The audit trail is read-only here.
+Settings page and the CLI, and saves organizations with a plain save() so the signals of the
+features see namespace changes. The audit trail is read-only here. Features add their own
+columns, inlines and actions to the organization admin with `extend_organization_admin`, so
+this module knows none of them.
 """
 
 from __future__ import annotations
 
-from django.contrib import admin, messages
-from django.db import transaction
-from django.db.models import Count, OuterRef, Subquery
-from django.db.models.functions import Coalesce
-from django.utils.html import format_html, format_html_join
+from collections.abc import Callable
 
-from registries import dispatch, kube
-from registries.models import ContainerRegistry, SyncStatus
+from django.contrib import admin
+from django.db import transaction
+from django.db.models import Count, Expression, OuterRef, Subquery
+from django.db.models.functions import Coalesce
+from django.utils.html import format_html_join
 
 from .audit import change_lines, client_ip
 from .models import AuditEvent, Membership, Organization
@@ -47,75 +48,30 @@ def _count_per_organization(queryset):
     return Coalesce(Subquery(counts), 0)
 
 
-def sync_organizations_now(modeladmin: admin.ModelAdmin, request, organization_ids) -> None:
-    """Queue a cluster sync of the organizations, like a save does; shared by both admins."""
-    if kube.configuration_source() is None:
-        modeladmin.message_user(
-            request, "No cluster is configured, so there is nothing to sync to.", messages.WARNING
-        )
-        return
-    organization_ids = sorted(set(organization_ids))
-    for organization_id in organization_ids:
-        dispatch.schedule_sync(organization_id)
-    count = len(organization_ids)
-    modeladmin.message_user(
-        request,
-        f"Sync to the cluster started for {count} organization{'s' if count != 1 else ''}: "
-        "their registries show Pending until it is done.",
-        messages.SUCCESS,
-    )
-
-
 @admin.register(Organization)
 class OrganizationAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "namespace", "member_count", "registry_count", "health"]
+    list_display = ["name", "slug", "namespace", "member_count"]
     search_fields = ["name", "slug", "namespace"]
     inlines = [MembershipInline]
-    actions = ["sync_now"]
+    actions: list = []
+    # {name: expression} that features add to the changelist's query (see below).
+    annotations: dict[str, Expression] = {}
 
     class Media:
         css = {"all": ["css/admin.css"]}
 
     def get_queryset(self, request):
-        registries = ContainerRegistry.objects.all()
         return (
             super()
             .get_queryset(request)
             .annotate(
-                member_count=_count_per_organization(Membership.objects.all()),
-                registry_count=_count_per_organization(registries),
-                error_count=_count_per_organization(
-                    registries.filter(sync_status=SyncStatus.ERROR)
-                ),
+                member_count=_count_per_organization(Membership.objects.all()), **self.annotations
             )
         )
 
     @admin.display(description="Members", ordering="member_count")
     def member_count(self, organization: Organization) -> int:
         return organization.member_count
-
-    @admin.display(description="Registries", ordering="registry_count")
-    def registry_count(self, organization: Organization) -> int:
-        return organization.registry_count
-
-    @admin.display(description="Health", ordering="error_count")
-    def health(self, organization: Organization) -> str:
-        if organization.error_count:
-            return format_html(
-                '<span class="sync-state sync-error"><span aria-hidden="true">!</span> '
-                "{} in error</span>",
-                organization.error_count,
-            )
-        if not organization.registry_count:
-            return format_html('<span class="sync-state sync-none">{}</span>', "No registries")
-        return format_html(
-            '<span class="sync-state sync-ok"><span aria-hidden="true">✓</span> {}</span>',
-            "No errors",
-        )
-
-    @admin.action(description="Sync selected to the cluster now", permissions=["change"])
-    def sync_now(self, request, queryset) -> None:
-        sync_organizations_now(self, request, queryset.values_list("pk", flat=True))
 
     def save_model(self, request, obj: Organization, form, change: bool) -> None:
         ip = client_ip(request)
@@ -161,6 +117,33 @@ class OrganizationAdmin(admin.ModelAdmin):
     def delete_queryset(self, request, queryset) -> None:
         for organization in queryset:
             organization_delete(organization, actor=request.user, ip=client_ip(request))
+
+
+def extend_organization_admin(
+    *,
+    column: Callable | None = None,
+    annotations: dict[str, Expression] | None = None,
+    detail: Callable | None = None,
+    action: Callable | None = None,
+) -> None:
+    """For features: add a changelist column (a function decorated with @admin.display taking
+    the admin and the organization) with the annotations it reads, a read-only detail on the
+    change page (a function of the same shape), or an action."""
+    if column is not None:
+        setattr(OrganizationAdmin, column.__name__, column)
+        OrganizationAdmin.list_display = [*OrganizationAdmin.list_display, column.__name__]
+    if detail is not None:
+        setattr(OrganizationAdmin, detail.__name__, detail)
+        OrganizationAdmin.readonly_fields = [*OrganizationAdmin.readonly_fields, detail.__name__]
+    if annotations:
+        OrganizationAdmin.annotations = {**OrganizationAdmin.annotations, **annotations}
+    if action is not None:
+        OrganizationAdmin.actions = [*OrganizationAdmin.actions, action]
+
+
+def count_per_organization(queryset):
+    """For features' columns: a subquery counting `queryset`'s rows of each organization."""
+    return _count_per_organization(queryset)
 
 
 def _stored_membership(membership: Membership) -> Membership:

@@ -1,30 +1,24 @@
 """The audit trail: who changed what in an organization, when and from where.
 
 Services call `audit_record` inside their own transaction, so an event exists exactly when its
-change was committed. The cluster sync calls `audit_sync_status_changed` when a registry (or a
-whole organization) starts failing or recovers. Secret values are never recorded: a secret field
-appears only as "set", "changed" or "removed".
+change was committed. Apps add their own kinds of event (and the labels of the fields they
+record) with `register_event_kinds`, so the trail knows nothing of the features that write to it.
+Secret values are never recorded: a secret field appears only as "set", "changed" or "removed".
 """
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest
 
-from registries.models import SyncStatus
-
 from .models import AuditAction, AuditEvent, Organization, Role
 
 SYSTEM_ACTOR = "system"
 SECRET_FIELDS = frozenset({"password", "token"})
-SYNC_ERROR_MAX_LENGTH = 300
-SYNC_ERROR_WITHHELD = "The error text was withheld: it contained a stored credential."
-# Shorter credentials turn up inside ordinary words by chance ("a", "test", "cluster").
-_SHORTEST_CREDENTIAL_TO_SCAN = 8
 
 FIELD_LABELS = {
     "display_name": "Display Name",
@@ -39,11 +33,33 @@ FIELD_LABELS = {
     "name": "Name",
     "slug": "Slug",
     "namespace": "Namespace",
+    # Recorded by the cluster sync before deliveries were per cluster.
     "sync_status": "Sync status",
     "sync_error": "Sync error",
 }
 # Fields whose recorded values are choices: shown with their labels.
-VALUE_LABELS = {"role": dict(Role.choices), "sync_status": dict(SyncStatus.choices)}
+VALUE_LABELS: dict[str, dict[str, str]] = {
+    "role": dict(Role.choices),
+    "sync_status": {"pending": "Pending", "synced": "Synced", "error": "Error"},
+}
+EVENT_KINDS: dict[str, str] = dict(AuditAction.choices)
+
+
+def register_event_kinds(
+    kinds: Mapping[str, str],
+    *,
+    field_labels: Mapping[str, str] | None = None,
+    value_labels: Mapping[str, Mapping[str, str]] | None = None,
+) -> None:
+    """Let an app record its own kinds of event ({action: label}) and name its fields."""
+    EVENT_KINDS.update(kinds)
+    FIELD_LABELS.update(field_labels or {})
+    for name, labels in (value_labels or {}).items():
+        VALUE_LABELS.setdefault(name, {}).update(labels)
+
+
+def event_kind_label(action: str) -> str:
+    return EVENT_KINDS.get(action, action)
 
 
 def audit_record(
@@ -62,11 +78,39 @@ def audit_record(
     `changes` maps field names to {"old", "new"}; secret fields must come as {"secret": …}
     (see `field_changes`), and a secret value given any other way is refused.
     """
+    event = audit_event(
+        organization,
+        actor=actor,
+        action=action,
+        target_type=target_type,
+        target_id=target_id,
+        target_label=target_label,
+        changes=changes,
+        ip=ip,
+    )
+    event.save()
+    return event
+
+
+def audit_event(
+    organization: Organization,
+    *,
+    actor,
+    action: str,
+    target_type: str,
+    target_id: Any,
+    target_label: str,
+    changes: Mapping[str, Mapping[str, Any]] | None = None,
+    ip: str | None = None,
+) -> AuditEvent:
+    """An unsaved event, checked as `audit_record` checks it: for writers that bulk_create."""
     changes = dict(changes or {})
     for name in SECRET_FIELDS & changes.keys():
         if set(changes[name]) != {"secret"}:
             raise ValueError(f"The audit trail never stores the value of {name!r}.")
-    return AuditEvent.objects.create(
+    if action not in EVENT_KINDS:
+        raise ValueError(f"Unknown kind of audit event {action!r}: register it first.")
+    return AuditEvent(
         organization=organization,
         organization_slug=organization.slug,
         organization_name=organization.name,
@@ -125,82 +169,6 @@ def _show(name: str, value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     return f"“{VALUE_LABELS.get(name, {}).get(value, value)}”"
-
-
-def audit_sync_status_changed(
-    target, *, old_status: str, new_status: str, error: str = ""
-) -> AuditEvent | None:
-    """Record that syncing `target` (a ContainerRegistry or an Organization) failed or recovered.
-
-    For the sync code, to call whenever it stores a new sync status. Events follow incidents:
-    the first "error" after success is a failure, the first "synced" after a failure is a
-    recovery. Retries that keep failing, the Pending state a save passes through and normal
-    successes are not events. The actor is "system".
-    """
-    old_status, new_status = str(old_status), str(new_status)
-    if new_status not in (SyncStatus.ERROR, SyncStatus.SYNCED) or old_status == new_status:
-        return None
-    if isinstance(target, Organization):
-        organization, target_type, target_label = target, "organization", target.name
-        secrets = _organization_secrets(target)
-    else:
-        organization, target_type, target_label = (
-            target.organization,
-            "registry",
-            target.display_name,
-        )
-        secrets = [target.password, target.token]
-    # A save passes through Pending, so the previous incident event tells whether it is failing.
-    failing = old_status == SyncStatus.ERROR or _last_incident(target_type, target.pk) == (
-        AuditAction.SYNC_FAILED
-    )
-    if new_status == SyncStatus.ERROR and not failing:
-        action = AuditAction.SYNC_FAILED
-    elif new_status == SyncStatus.SYNCED and failing:
-        action = AuditAction.SYNC_RECOVERED
-    else:
-        return None
-    changes: dict[str, dict[str, Any]] = {"sync_status": {"old": old_status, "new": new_status}}
-    if action == AuditAction.SYNC_FAILED and error:
-        # Sync errors must not carry secrets; this is the net under that rule, for the trail.
-        changes["sync_error"] = {"old": None, "new": _without_secrets(error, secrets)}
-    return audit_record(
-        organization,
-        actor=None,
-        action=action,
-        target_type=target_type,
-        target_id=target.pk,
-        target_label=target_label,
-        changes=changes,
-    )
-
-
-def _last_incident(target_type: str, target_id) -> str | None:
-    return (
-        AuditEvent.objects.filter(
-            target_type=target_type,
-            target_id=str(target_id),
-            action__in=[AuditAction.SYNC_FAILED, AuditAction.SYNC_RECOVERED],
-        )
-        .values_list("action", flat=True)
-        .first()
-    )
-
-
-def _organization_secrets(organization: Organization) -> list[str]:
-    return [
-        secret
-        for registry in organization.registries.only("password", "token")
-        for secret in (registry.password, registry.token)
-    ]
-
-
-def _without_secrets(text: str, secrets: Iterable[str]) -> str:
-    # The whole text goes: replacing only the credential would show where it was, and so, next
-    # to the wording around it, what it is.
-    if any(len(s) >= _SHORTEST_CREDENTIAL_TO_SCAN and s in text for s in secrets if s):
-        return SYNC_ERROR_WITHHELD
-    return text[:SYNC_ERROR_MAX_LENGTH]
 
 
 def client_ip(request: HttpRequest) -> str | None:

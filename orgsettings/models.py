@@ -91,6 +91,7 @@ class AuditAction(models.TextChoices):
     ORGANIZATION_CREATED = "organization.created", "Organization created"
     ORGANIZATION_UPDATED = "organization.updated", "Organization changed"
     ORGANIZATION_DELETED = "organization.deleted", "Organization deleted"
+    # Written by the cluster sync before deliveries were per cluster; kept readable.
     SYNC_FAILED = "sync.failed", "Sync failed"
     SYNC_RECOVERED = "sync.recovered", "Sync recovered"
 
@@ -105,7 +106,7 @@ class AuditEventQuerySet(models.QuerySet):
 
 
 class AuditEvent(models.Model):
-    """One change to an organization's registries, members or settings, or a sync incident.
+    """One change to an organization's registries, members or settings, or a delivery incident.
 
     Who, what and where are also kept as text, so an event still reads correctly after the
     registry, the user or the organization it names has been deleted. Written only through
@@ -127,7 +128,8 @@ class AuditEvent(models.Model):
     )
     # The username at the time, or "system" for the platform's own work (sync, CLI).
     actor_label = models.CharField("actor", max_length=150)
-    action = models.CharField(max_length=40, choices=AuditAction.choices)
+    # One of AuditAction, or a kind an app registered (orgsettings.audit.register_event_kinds).
+    action = models.CharField(max_length=40)
     target_type = models.CharField("object type", max_length=40)
     target_id = models.CharField("object ID", max_length=64, blank=True)
     target_label = models.CharField("object", max_length=255)
@@ -157,3 +159,8 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise TypeError("Audit events cannot be deleted.")
+
+    def get_action_display(self) -> str:
+        from .audit import event_kind_label
+
+        return event_kind_label(self.action)

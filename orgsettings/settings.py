@@ -64,11 +64,12 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_htmx",
     "template_partials",
-    "django_tasks",
-    "django_tasks_db",
     "orgsettings",
     "registries",
+    # Before django_tasks_db: its `db_worker` command is extended there (recovery at start).
     "delivery",
+    "django_tasks",
+    "django_tasks_db",
     "operations",
 ]
 
@@ -110,8 +111,10 @@ TEMPLATES = [
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Several writers (the web process and the reconciler) share one file: wait instead of failing.
+    # Several writers (web, worker, reconciler) share one file: wait instead of failing, and
+    # take the write lock when a transaction starts, as a lock upgrade midway cannot wait.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("timeout", 20)
+    DATABASES["default"]["OPTIONS"].setdefault("transaction_mode", "IMMEDIATE")
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 
@@ -150,9 +153,6 @@ WHITENOISE_AUTOREFRESH = DEBUG
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# Background work (cluster deliveries): django-tasks with its database backend, run by the
-# `worker` process of the Procfile.
-TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 # HTTPS: on by default outside DEBUG; a test deployment behind plain HTTP can switch each off.
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
@@ -198,21 +198,34 @@ HEARTBEAT_DIR = env.path("HEARTBEAT_DIR", default=Path(tempfile.gettempdir()) / 
 # gunicorn reads the same variable (gunicorn.conf.py); the check compares it with the probe's.
 GUNICORN_TIMEOUT = env.int("GUNICORN_TIMEOUT", default=30)
 
-# Cluster sync: pushing image-pull Secrets to each organization's namespace (see the README).
+# Delivery: pushing image-pull Secrets to each organization's targets (see the README).
 REGISTRY_SYNC_ENABLED = env.bool("REGISTRY_SYNC_ENABLED", default=True)
-# Empty: the in-cluster ServiceAccount when running in a pod; otherwise no cluster (sync off).
+# With no cluster defined, KUBECONFIG (or the in-cluster ServiceAccount when running in a pod)
+# is the default cluster; empty and outside a pod: no cluster.
 KUBECONFIG = env.str("KUBECONFIG", default="")
 REGISTRY_SECRET_NAME = env.str("REGISTRY_SECRET_NAME", default="org-registry-credentials")
 REGISTRY_SERVICE_ACCOUNTS = env.list("REGISTRY_SERVICE_ACCOUNTS", default=["default"])
 REGISTRY_CREATE_NAMESPACES = env.bool("REGISTRY_CREATE_NAMESPACES", default=False)
 REGISTRY_KUBE_CONNECT_TIMEOUT = env.float("REGISTRY_KUBE_CONNECT_TIMEOUT", default=3.0)
 REGISTRY_KUBE_READ_TIMEOUT = env.float("REGISTRY_KUBE_READ_TIMEOUT", default=10.0)
-REGISTRY_SYNC_IN_BACKGROUND = env.bool("REGISTRY_SYNC_IN_BACKGROUND", default=True)
-# After a save, retriable trouble (a `default` ServiceAccount not created yet) is retried after
-# these pauses (seconds) before the reconciler takes over.
-REGISTRY_SYNC_RETRY_DELAYS = [
-    float(s) for s in env.list("REGISTRY_SYNC_RETRY_DELAYS", default=["1", "2", "4"])
-]
+# Retriable trouble (a `default` ServiceAccount not created yet, a timeout) is retried by a
+# new task after 2, 4, 8 … seconds, at most this long apart; the worker never sleeps on it.
+DELIVERY_RETRY_MAX_DELAY = env.float("DELIVERY_RETRY_MAX_DELAY", default=300.0)
+DELIVERY_RETRY_ATTEMPTS = env.int("DELIVERY_RETRY_ATTEMPTS", default=10)
+# A delivery run still RUNNING after this many seconds belongs to a worker that died: it is
+# put back in the queue (by the reconciler's loop, and by every worker when it starts).
+DELIVERY_RUN_STALE_AFTER = env.float("DELIVERY_RUN_STALE_AFTER", default=45.0)
+# Objects per page of the reconciler's LIST calls (limit/continue), so memory stays flat.
+DELIVERY_LIST_PAGE_SIZE = env.int("DELIVERY_LIST_PAGE_SIZE", default=500)
+
+# The task queue: django-tasks with its database backend. The task row is written in the
+# transaction of the change that asks for it, so it commits (or rolls back) with that change.
+TASKS = {
+    "default": {
+        "BACKEND": "django_tasks_db.DatabaseBackend",
+        "QUEUES": ["default"],
+    }
+}
 
 # Test connection: checking credentials against the registry itself (see the README).
 # The test connects from this server to an address an admin typed, so it reaches only public

@@ -1,8 +1,8 @@
 """The operators' admin for container registries.
 
 Editing uses the Settings page's RegistryForm (same validation, write-only secrets) and saves
-through registries.services, so the audit trail and the cluster sync see admin changes exactly
-like Settings page changes. Changing anything here takes the "Can change registry credentials"
+through registries.services, so the audit trail and delivery see admin changes exactly like
+Settings page changes. Changing anything here takes the "Can change registry credentials"
 permission on top of the usual ones; staff without it see registries read-only, and nobody sees
 a stored password or token.
 """
@@ -14,28 +14,20 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.decorators import method_decorator
-from django.utils.html import format_html
 from django.views.decorators.debug import sensitive_post_parameters
 
-from orgsettings.admin import sync_organizations_now
+from orgsettings.admin import count_per_organization, extend_organization_admin
 from orgsettings.audit import client_ip
 
 from . import probing
 from .forms import RegistryForm
-from .models import AuthType, ContainerRegistry, SyncStatus
+from .models import AuthType, ContainerRegistry
 from .services import registry_create, registry_delete, registry_update
 
 CREDENTIALS_PERMISSION = "registries.change_registry_credentials"
 # Each test may take up to REGISTRY_PROBE_TIMEOUT seconds; the admin request must stay short.
 MAX_TESTS_PER_ACTION = 10
 _MESSAGE_LEVELS = {"ok": messages.SUCCESS, "warn": messages.WARNING, "error": messages.ERROR}
-
-_SYNC_STATES = {
-    SyncStatus.SYNCED: ("sync-ok", "✓"),
-    SyncStatus.PENDING: ("sync-pending", "…"),
-    SyncStatus.ERROR: ("sync-error", "!"),
-    SyncStatus.NOT_SYNCED: ("sync-none", "○"),
-}
 
 
 class RegistryAdminForm(RegistryForm):
@@ -70,17 +62,14 @@ class ContainerRegistryAdmin(admin.ModelAdmin):
         "organization",
         "address",
         "auth_type",
-        "sync_state",
-        "last_synced",
-        "last_error",
+        "updated_at",
     ]
     list_select_related = ["organization"]
-    list_filter = ["sync_status", "auth_type", "organization"]
+    list_filter = ["auth_type", "organization"]
     search_fields = ["display_name", "address", "organization__name", "organization__slug"]
     autocomplete_fields = ["organization"]
-    actions = ["sync_now", "test_connection"]
+    actions = ["test_connection"]
     _record = ["created_at", "created_by", "updated_at", "updated_by"]
-    _sync = ["sync_state", "synced_at", "sync_error"]
 
     class Media:
         css = {"all": ["css/admin.css"]}
@@ -97,16 +86,13 @@ class ContainerRegistryAdmin(admin.ModelAdmin):
             registry += ["password", "token", "version"]
         fieldsets = [(None, {"fields": registry})]
         if obj is not None:
-            fieldsets += [
-                ("Cluster sync", {"fields": self._sync}),
-                ("Record", {"fields": self._record}),
-            ]
+            fieldsets += [("Record", {"fields": self._record})]
         return fieldsets
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return []
-        return ["organization", "credentials", *self._sync, *self._record]
+        return ["organization", "credentials", *self._record]
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is not None and not self.has_change_permission(request, obj):
@@ -121,24 +107,6 @@ class ContainerRegistryAdmin(admin.ModelAdmin):
     @method_decorator(sensitive_post_parameters("password", "token"))
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         return super().changeform_view(request, object_id, form_url, extra_context)
-
-    @admin.display(description="Sync state", ordering="sync_status")
-    def sync_state(self, registry: ContainerRegistry) -> str:
-        css_class, icon = _SYNC_STATES.get(registry.sync_status, ("sync-none", "?"))
-        return format_html(
-            '<span class="sync-state {}"><span aria-hidden="true">{}</span> {}</span>',
-            css_class,
-            icon,
-            registry.get_sync_status_display(),
-        )
-
-    @admin.display(description="Last synced", ordering="synced_at")
-    def last_synced(self, registry: ContainerRegistry):
-        return registry.synced_at
-
-    @admin.display(description="Last error")
-    def last_error(self, registry: ContainerRegistry) -> str:
-        return registry.sync_error
 
     @admin.display(description="Credentials")
     def credentials(self, registry: ContainerRegistry) -> str:
@@ -156,10 +124,6 @@ class ContainerRegistryAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return super().has_delete_permission(request, obj) and self._may_change_credentials(request)
-
-    @admin.action(description="Sync selected to the cluster now", permissions=["change"])
-    def sync_now(self, request, queryset) -> None:
-        sync_organizations_now(self, request, queryset.values_list("organization_id", flat=True))
 
     @admin.action(description="Test connection", permissions=["view"])
     def test_connection(self, request, queryset) -> None:
@@ -212,3 +176,14 @@ class ContainerRegistryAdmin(admin.ModelAdmin):
     def delete_queryset(self, request, queryset) -> None:
         for registry in queryset.select_related("organization"):
             registry_delete(registry, actor=request.user, ip=client_ip(request))
+
+
+@admin.display(description="Registries", ordering="registry_count")
+def registry_count(modeladmin, organization) -> int:
+    return organization.registry_count
+
+
+extend_organization_admin(
+    column=registry_count,
+    annotations={"registry_count": count_per_organization(ContainerRegistry.objects.all())},
+)

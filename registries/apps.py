@@ -10,7 +10,6 @@ class RegistriesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import signals  # noqa: F401
         from .checks import probe_settings
 
         checks.register(probe_settings)

@@ -17,13 +17,6 @@ class AuthType(models.TextChoices):
     TOKEN = "Token", "Token"
 
 
-class SyncStatus(models.TextChoices):
-    NOT_SYNCED = "not_synced", "Not synced"
-    PENDING = "pending", "Pending"
-    SYNCED = "synced", "Synced"
-    ERROR = "error", "Error"
-
-
 class ContainerRegistry(models.Model):
     organization = models.ForeignKey(
         Organization, on_delete=models.CASCADE, related_name="registries"
@@ -49,12 +42,6 @@ class ContainerRegistry(models.Model):
     updated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-
-    sync_status = models.CharField(
-        max_length=12, choices=SyncStatus.choices, default=SyncStatus.NOT_SYNCED
-    )
-    synced_at = models.DateTimeField(null=True, blank=True)
-    sync_error = models.CharField(max_length=300, blank=True)
 
     class Meta:
         verbose_name = "container registry"

@@ -20,14 +20,15 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import reswap, retarget, trigger_client_event
 
+from delivery.status import organization_delivery
 from orgsettings.access import membership_or_404, require_registry_manager
 from orgsettings.audit import client_ip
 from orgsettings.models import Membership
 from orgsettings.nav import settings_context
 
-from . import advice, kube, probing
+from . import advice, probing
 from .forms import RegistryForm, RegistryTestForm
-from .models import ContainerRegistry, SyncStatus
+from .models import ContainerRegistry
 from .services import RegistryChangedError, registry_create, registry_delete, registry_update
 from .validation import normalize_address
 
@@ -42,11 +43,14 @@ def _page_context(request: HttpRequest, membership: Membership, **extra) -> dict
     registries = list(
         membership.organization.registries.select_related("updated_by").order_by("display_name")
     )
+    delivery = organization_delivery(membership.organization)
+    for registry in registries:
+        registry.delivery = delivery.for_registry(registry.pk, registry.version)
     return {
         **settings_context(request, membership, section="registries"),
         "registries": registries,
-        "polling": any(r.sync_status == SyncStatus.PENDING for r in registries),
-        "cluster_configured": kube.configuration_source() is not None,
+        "polling": delivery.pending,
+        "cluster_configured": delivery.configured,
         "general_advice": advice.GENERAL_ADVICE,
         **extra,
     }

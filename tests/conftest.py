@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 import pytest
 
@@ -11,6 +12,14 @@ from .factories import MembershipFactory, OrganizationFactory, UserFactory
 # Shared fixtures: the fake Kubernetes API server (fake_kube, kubeconfig_path), and the real
 # registry with its certificates for the connection tests (htpasswd_registry, pki, connections).
 pytest_plugins = ["tests.fakekube", "tests.registry_server"]
+
+
+@pytest.fixture(autouse=True)
+def fresh_cluster_clients():
+    """API clients are cached per cluster row; ids are reused between tests."""
+    yield
+    if "delivery.kube" in sys.modules:
+        sys.modules["delivery.kube"].forget_clients()
 
 
 @pytest.fixture(autouse=True)
@@ -68,10 +77,18 @@ def pytest_collection_modifyitems(config, items) -> None:
 
 
 @pytest.fixture
-def cluster(request, settings):
-    """The cluster the sync tests talk to, with the organization fixture's namespace in it:
-    the fake API server, or with --kube-real the real one."""
+def cluster(request, settings, tmp_path):
+    """The cluster the delivery tests talk to, with the organization fixture's namespace in it,
+    recorded as the default Cluster with every existing organization placed on it: the fake API
+    server, or with --kube-real the real one (through KUBECONFIG, the environment's cluster)."""
+    from delivery import kube
+
+    from .deliveries import add_fake_cluster
+
+    kube.forget_clients()
     if request.config.getoption("--kube-real"):
+        from delivery.services import environment_cluster_adopt
+
         from .realkube import RealCluster
 
         kubeconfig = os.environ.get("ORGSETTINGS_REAL_KUBECONFIG", "")
@@ -80,10 +97,13 @@ def cluster(request, settings):
         settings.KUBECONFIG = kubeconfig
         real = RealCluster(kubeconfig)
         real.add_namespace("org-acme")
+        real.row = environment_cluster_adopt()
         yield real
         real.cleanup()
+        kube.forget_clients()
         return
     fake = request.getfixturevalue("fake_kube")
-    settings.KUBECONFIG = str(request.getfixturevalue("kubeconfig_path"))
     fake.add_namespace("org-acme")
+    fake.row = add_fake_cluster(fake, tmp_path)
     yield fake
+    kube.forget_clients()

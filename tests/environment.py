@@ -30,9 +30,6 @@ for name, value in TEST_ENVIRONMENT.items():
 # use the fake API server, or the real cluster only when asked with --kube-real.
 os.environ["ORGSETTINGS_REAL_KUBECONFIG"] = os.environ.get("KUBECONFIG", "")
 os.environ["KUBECONFIG"] = ""
-# Syncs run inline in the commit callbacks, so tests see their effect without waiting.
-os.environ["REGISTRY_SYNC_IN_BACKGROUND"] = "false"
-os.environ["REGISTRY_SYNC_RETRY_DELAYS"] = "0.1,0.2,0.4"
 
 
 def missing_on_this_machine(message: str) -> NoReturn:

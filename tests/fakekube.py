@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 import contextlib
 import copy
 import json
@@ -863,6 +864,27 @@ class _HTTPServer(ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
+class _Store(dict):
+    """Objects of one resource by key, counting changes to the set of keys, so that a paged
+    LIST walks a sorted key list kept between pages (as a real API server pages from its
+    index) instead of sorting everything for every page."""
+
+    generation = 0
+
+    def __setitem__(self, key, value) -> None:
+        if key not in self:
+            self.generation += 1
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key) -> None:
+        self.generation += 1
+        super().__delitem__(key)
+
+    def pop(self, key, *default):
+        self.generation += 1
+        return super().pop(key, *default)
+
+
 class _Handler(BaseHTTPRequestHandler):
     server: _HTTPServer
 
@@ -900,9 +922,8 @@ class FakeKubeServer:
 
     def _clear_state(self) -> None:
         self.default_sa_delay, self.create_default_sa = self._defaults
-        self._store: dict[str, dict[tuple[str, str], dict[str, Any]]] = {
-            plural: {} for plural in RESOURCES
-        }
+        self._store: dict[str, _Store] = {plural: _Store() for plural in RESOURCES}
+        self._sorted_keys: dict[str, tuple[int, list[tuple[str, str]]]] = {}
         self._resource_version = 1000
         self._requests: list[Request] = []
         self._fail_rules: list[_FailRule] = []
@@ -1404,16 +1425,25 @@ class FakeKubeServer:
                 list_version, start = token["rv"], tuple(token["start"])
             except (ValueError, KeyError, TypeError):
                 raise _bad_request("continue key is not valid") from None
-        selected = [
-            (key, obj)
-            for key, obj in sorted(self._store[resource.plural].items())
-            if (namespace is None or key[0] == namespace)
-            and (start is None or key > start)
-            and all(r.matches(obj["metadata"].get("labels") or {}) for r in requirements)
-            and field_matches(obj)
-        ]
-        metadata: dict[str, Any] = {"resourceVersion": list_version}
+        store = self._store[resource.plural]
+        cached = self._sorted_keys.get(resource.plural)
+        if cached is None or cached[0] != store.generation:
+            cached = (store.generation, sorted(store))
+            self._sorted_keys[resource.plural] = cached
+        keys = cached[1]
         limit = int(query.get("limit") or 0)
+        selected = []
+        for key in keys[bisect.bisect_right(keys, start) if start is not None else 0 :]:
+            obj = store[key]
+            if (
+                (namespace is None or key[0] == namespace)
+                and all(r.matches(obj["metadata"].get("labels") or {}) for r in requirements)
+                and field_matches(obj)
+            ):
+                selected.append((key, obj))
+                if verb == "list" and limit and len(selected) > limit:
+                    break
+        metadata: dict[str, Any] = {"resourceVersion": list_version}
         if verb == "list" and limit and len(selected) > limit:
             selected = selected[:limit]
             token = {"rv": list_version, "start": list(selected[-1][0])}

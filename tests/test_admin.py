@@ -10,9 +10,10 @@ from django.db.models.signals import post_save
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from delivery.models import Cluster, DeliveryTarget, TargetStatus
 from orgsettings.audit import audit_record
 from orgsettings.models import AuditAction, AuditEvent, Membership, Organization, Role
-from registries.models import AuthType, ContainerRegistry, SyncStatus
+from registries.models import AuthType, ContainerRegistry
 from registries.services import registry_update
 
 from .factories import MembershipFactory, OrganizationFactory, RegistryFactory, UserFactory
@@ -128,21 +129,33 @@ def _query_count(client, url: str) -> int:
 # --- organizations ---------------------------------------------------------------------------
 
 
-def test_organization_list_shows_members_registries_and_errors(superuser_client):
+def _target(organization, status=TargetStatus.SYNCED, cluster="eu-west", error=""):
+    cluster, _ = Cluster.objects.get_or_create(name=cluster, defaults={"connection": "in-cluster"})
+    return DeliveryTarget.objects.create(
+        organization=organization,
+        cluster=cluster,
+        namespace=organization.namespace,
+        status=status,
+        error=error,
+    )
+
+
+def test_organization_list_shows_members_registries_and_failing_targets(superuser_client):
     organization = OrganizationFactory(name="Acme")
     MembershipFactory.create_batch(3, organization=organization)
-    RegistryFactory.create_batch(2, organization=organization)
-    RegistryFactory(organization=organization, sync_status=SyncStatus.ERROR)
+    RegistryFactory.create_batch(3, organization=organization)
+    _target(organization, TargetStatus.ERROR)
+    _target(organization, cluster="us-east")
 
     response = superuser_client.get(_url(f"{ORGANIZATIONS}_changelist"))
 
     row = response.context["cl"].result_list.get(pk=organization.pk)
-    assert (row.member_count, row.registry_count, row.error_count) == (3, 3, 1)
-    assert "1 in error" in response.text
+    assert (row.member_count, row.registry_count, row.failing_targets) == (3, 3, 1)
+    assert "1 failing" in response.text
 
 
 def test_organization_without_errors_reads_no_errors(superuser_client):
-    RegistryFactory(sync_status=SyncStatus.SYNCED)
+    _target(RegistryFactory().organization)
 
     response = superuser_client.get(_url(f"{ORGANIZATIONS}_changelist"))
 
@@ -163,7 +176,8 @@ def test_organization_list_queries_do_not_grow_with_rows(superuser_client):
     RegistryFactory(organization=MembershipFactory().organization)
     one = _query_count(superuser_client, url)
     for _ in range(19):
-        RegistryFactory(organization=MembershipFactory().organization, sync_status="error")
+        organization = RegistryFactory(organization=MembershipFactory().organization).organization
+        _target(organization, TargetStatus.ERROR)
 
     assert _query_count(superuser_client, url) == one
 
@@ -274,26 +288,6 @@ def test_organization_deleted_in_admin_keeps_its_trail(superuser_client):
 # --- registries: the list --------------------------------------------------------------------
 
 
-def test_registry_list_shows_sync_state_as_icon_and_word(superuser_client):
-    RegistryFactory(sync_status=SyncStatus.ERROR, sync_error="Namespace org-x not found")
-
-    content = superuser_client.get(_url(f"{REGISTRIES}_changelist")).text
-
-    assert '<span aria-hidden="true">!</span> Error' in content
-    assert "Namespace org-x not found" in content
-
-
-def test_registry_list_filters_by_sync_state(superuser_client):
-    failing = RegistryFactory(sync_status=SyncStatus.ERROR)
-    RegistryFactory(sync_status=SyncStatus.SYNCED)
-
-    response = superuser_client.get(
-        _url(f"{REGISTRIES}_changelist"), {"sync_status__exact": "error"}
-    )
-
-    assert list(response.context["cl"].result_list) == [failing]
-
-
 def test_registry_list_filters_by_auth_type_and_organization(superuser_client):
     wanted = RegistryFactory(auth_type=AuthType.TOKEN, password="", token="t-1")
     RegistryFactory(organization=wanted.organization)
@@ -320,7 +314,7 @@ def test_registry_list_queries_do_not_grow_with_rows(superuser_client):
     url = _url(f"{REGISTRIES}_changelist")
     RegistryFactory()
     one = _query_count(superuser_client, url)
-    RegistryFactory.create_batch(19, sync_status=SyncStatus.ERROR, sync_error="boom")
+    RegistryFactory.create_batch(19)
 
     assert _query_count(superuser_client, url) == one
 
@@ -560,68 +554,45 @@ def test_staff_with_the_credentials_permission_can_change(client, operator):
 # --- actions ---------------------------------------------------------------------------------
 
 
-def test_sync_action_brings_the_registries_organizations_to_the_cluster(
+def test_deliver_action_on_organizations_brings_them_to_the_cluster(
     superuser_client, cluster, organization
 ):
-    registry = RegistryFactory(organization=organization, sync_status=SyncStatus.ERROR)
+    from .deliveries import run_tasks
+
+    run_tasks()
     RegistryFactory(organization=organization)
+    cluster.delete_object("secrets", "org-acme", "org-registry-credentials")
 
     response = superuser_client.post(
-        _url(f"{REGISTRIES}_changelist"),
-        {"action": "sync_now", "_selected_action": [registry.pk]},
-        follow=True,
-    )
-
-    assert "Sync to the cluster started for 1 organization:" in response.text
-    assert cluster.get_object("secrets", "org-acme", "org-registry-credentials") is not None
-    assert set(organization.registries.values_list("sync_status", flat=True)) == {"synced"}
-
-
-def test_sync_action_on_organizations_brings_them_to_the_cluster(
-    superuser_client, cluster, organization
-):
-    registry = RegistryFactory(organization=organization)
-
-    superuser_client.post(
         _url(f"{ORGANIZATIONS}_changelist"),
-        {"action": "sync_now", "_selected_action": [organization.pk]},
-    )
-
-    registry.refresh_from_db()
-    assert registry.sync_status == SyncStatus.SYNCED
-
-
-def test_sync_action_without_a_cluster_says_so(superuser_client):
-    registry = RegistryFactory()
-
-    response = superuser_client.post(
-        _url(f"{REGISTRIES}_changelist"),
-        {"action": "sync_now", "_selected_action": [registry.pk]},
+        {"action": "deliver_now", "_selected_action": [organization.pk]},
         follow=True,
     )
 
-    assert "No cluster is configured" in response.text
-    registry.refresh_from_db()
-    assert registry.sync_status == SyncStatus.NOT_SYNCED
+    assert "Delivery queued for 1 organization:" in response.text
+    assert DeliveryTarget.objects.get().status == TargetStatus.PENDING
+    run_tasks()
+    assert cluster.get_object("secrets", "org-acme", "org-registry-credentials") is not None
+    assert DeliveryTarget.objects.get().status == TargetStatus.SYNCED
 
 
-def test_view_only_staff_cannot_run_the_sync_action(viewer_client, cluster, organization):
-    registry = RegistryFactory(organization=organization)
+def test_view_only_staff_cannot_run_the_deliver_action(viewer_client, cluster, organization):
+    from .deliveries import queued, run_tasks
 
+    run_tasks()
     viewer_client.post(
-        _url(f"{REGISTRIES}_changelist"),
-        {"action": "sync_now", "_selected_action": [registry.pk]},
+        _url(f"{ORGANIZATIONS}_changelist"),
+        {"action": "deliver_now", "_selected_action": [organization.pk]},
     )
 
-    assert cluster.get_object("secrets", "org-acme", "org-registry-credentials") is None
-    registry.refresh_from_db()
-    assert registry.sync_status == SyncStatus.NOT_SYNCED
+    assert queued() == []
+    assert DeliveryTarget.objects.get().status == TargetStatus.SYNCED
 
 
 # --- the audit trail in the admin ------------------------------------------------------------
 
 
-def _record_event(organization, *, actor=None, action=AuditAction.SYNC_FAILED):
+def _record_event(organization, *, actor=None, action="delivery.failed"):
     return audit_record(
         organization,
         actor=actor,
@@ -691,9 +662,7 @@ def test_audit_list_filters_by_date(superuser_client):
 
 
 def test_no_admin_page_contains_a_secret(superuser_client):
-    basic = RegistryFactory(
-        display_name="Basic", password=PASSWORD_SECRET, sync_status=SyncStatus.ERROR
-    )
+    basic = RegistryFactory(display_name="Basic", password=PASSWORD_SECRET)
     organization = basic.organization
     token = RegistryFactory(
         organization=organization,
@@ -734,7 +703,7 @@ def test_no_admin_page_contains_a_secret(superuser_client):
         visit("get", _url(f"{REGISTRIES}_history", registry.pk))
         visit("get", _url(f"{REGISTRIES}_delete", registry.pk))
     visit("get", _url(f"{REGISTRIES}_changelist"))
-    visit("get", _url(f"{REGISTRIES}_changelist"), {"sync_status__exact": "error"})
+    visit("get", _url(f"{REGISTRIES}_changelist"), {"auth_type__exact": "Token"})
     visit("get", _url(f"{REGISTRIES}_add"))
     visit(
         "post",

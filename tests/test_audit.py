@@ -10,12 +10,14 @@ from django.core.management import call_command
 from django.test import RequestFactory
 from django.urls import reverse
 
+from delivery.reconcile import reconcile
 from orgsettings.audit import (
     audit_record,
-    audit_sync_status_changed,
     change_lines,
     client_ip,
+    event_kind_label,
     field_changes,
+    register_event_kinds,
 )
 from orgsettings.models import AuditAction, AuditEvent, Role
 from orgsettings.services import (
@@ -24,10 +26,10 @@ from orgsettings.services import (
     organization_create,
     organization_rename,
 )
-from registries import sync
-from registries.models import AuthType, SyncStatus
+from registries.models import AuthType
 from registries.services import registry_create, registry_delete, registry_update
 
+from .deliveries import run_tasks
 from .factories import MembershipFactory, OrganizationFactory, RegistryFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -380,127 +382,86 @@ def test_add_member_command_records_a_system_event():
     )
 
 
-# --- sync failures and recoveries ------------------------------------------------------------
+# --- kinds of event that apps register, and delivery incidents -----------------------------
 
 
-def test_sync_failure_of_a_registry_is_recorded_by_system():
-    registry = RegistryFactory(display_name="Harbor")
+def test_an_unregistered_kind_of_event_is_refused():
+    with pytest.raises(ValueError, match="register it first"):
+        audit_record(
+            OrganizationFactory(),
+            actor=None,
+            action="mystery.happened",
+            target_type="x",
+            target_id=1,
+            target_label="x",
+        )
 
-    event = audit_sync_status_changed(
-        registry, old_status=SyncStatus.SYNCED, new_status=SyncStatus.ERROR, error="403 Forbidden"
+
+def test_a_registered_kind_of_event_is_recorded_and_named():
+    register_event_kinds({"test.pinged": "Pinged"}, field_labels={"ping": "Ping"})
+
+    event = audit_record(
+        OrganizationFactory(),
+        actor=None,
+        action="test.pinged",
+        target_type="x",
+        target_id=1,
+        target_label="x",
+        changes={"ping": {"old": None, "new": "pong"}},
     )
 
-    assert event.action == AuditAction.SYNC_FAILED
-    assert (event.actor, event.actor_label) == (None, "system")
-    assert (event.organization, event.target_type, event.target_label) == (
-        registry.organization,
-        "registry",
-        "Harbor",
-    )
-    assert event.changes == {
-        "sync_status": {"old": "synced", "new": "error"},
-        "sync_error": {"old": None, "new": "403 Forbidden"},
+    assert (event.get_action_display(), event_kind_label("test.pinged")) == ("Pinged", "Pinged")
+    assert change_lines(event.changes) == ["Ping: “pong”"]
+
+
+def test_events_from_before_clusters_keep_their_names():
+    assert event_kind_label(AuditAction.SYNC_FAILED) == "Sync failed"
+
+
+def _incidents():
+    return [
+        (e.action, e.actor_label, e.target_label)
+        for e in AuditEvent.objects.filter(target_type="delivery")
+        .exclude(action__in=["delivery.placed", "delivery.unplaced"])
+        .order_by("id")
+    ]
+
+
+def test_a_target_failing_then_recovering_is_recorded_once_each_by_system(cluster):
+    organization = OrganizationFactory(slug="ghost")
+    _create(organization, None, display_name="Harbor")
+    run_tasks()
+    # Retries and later saves while it keeps failing are not new incidents.
+    reconcile()
+    _create(organization, None, display_name="Quay", address="quay.io")
+    run_tasks()
+
+    cluster.add_namespace("org-ghost")
+    reconcile()
+    reconcile()
+
+    assert _incidents() == [
+        ("delivery.failed", "system", "main/org-ghost"),
+        ("delivery.recovered", "system", "main/org-ghost"),
+    ]
+    failed = AuditEvent.objects.get(action="delivery.failed")
+    assert failed.get_action_display() == "Delivery failed"
+    assert failed.changes == {
+        "cluster": {"old": None, "new": "main"},
+        "error": {"old": None, "new": "Namespace “org-ghost” does not exist."},
     }
 
 
-def test_sync_recovery_is_recorded():
-    registry = RegistryFactory()
+def test_placing_and_unplacing_are_recorded(cluster, organization):
+    from delivery.services import organization_unplace
 
-    event = audit_sync_status_changed(
-        registry, old_status=SyncStatus.ERROR, new_status=SyncStatus.SYNCED
-    )
+    organization_unplace(organization, cluster=cluster.row)
 
-    assert event.action == AuditAction.SYNC_RECOVERED
-
-
-@pytest.mark.parametrize(
-    ("old", "new"),
-    [("error", "error"), ("pending", "synced"), ("synced", "pending"), ("error", "pending")],
-)
-def test_sync_transitions_that_are_neither_failure_nor_recovery_record_nothing(old, new):
-    assert audit_sync_status_changed(RegistryFactory(), old_status=old, new_status=new) is None
-    assert not AuditEvent.objects.exists()
-
-
-def test_sync_success_after_pending_closes_a_recorded_failure():
-    registry = RegistryFactory()
-    audit_sync_status_changed(registry, old_status="synced", new_status="error", error="down")
-
-    # A save in between: the row went Error -> Pending -> Synced.
-    event = audit_sync_status_changed(registry, old_status="pending", new_status="synced")
-
-    assert event.action == AuditAction.SYNC_RECOVERED
-
-
-def test_sync_still_failing_after_pending_is_not_a_new_failure():
-    registry = RegistryFactory()
-    audit_sync_status_changed(registry, old_status="synced", new_status="error", error="down")
-
-    event = audit_sync_status_changed(
-        registry, old_status="pending", new_status="error", error="still down"
-    )
-
-    assert event is None
-    assert AuditEvent.objects.count() == 1
-
-
-def test_sync_failure_of_an_organization_is_recorded_against_it():
-    organization = OrganizationFactory(name="Acme")
-
-    event = audit_sync_status_changed(
-        organization, old_status="synced", new_status="error", error="namespace missing"
-    )
-
-    assert (event.organization, event.target_type, event.target_label) == (
-        organization,
-        "organization",
-        "Acme",
-    )
-
-
-def test_sync_error_text_never_carries_a_stored_secret():
-    registry = RegistryFactory(password=SECRET)
-
-    event = audit_sync_status_changed(
-        registry, old_status="synced", new_status="error", error=f"bad login {SECRET}"
-    )
-
-    assert event.changes["sync_error"]["new"] == (
-        "The error text was withheld: it contained a stored credential."
-    )
-
-
-@pytest.mark.parametrize("password", ["a", "cluster"])
-def test_short_password_inside_the_wording_leaves_the_sync_error_readable(password):
-    registry = RegistryFactory(password=password)
-
-    event = audit_sync_status_changed(
-        registry, old_status="synced", new_status="error", error="The cluster is unreachable."
-    )
-
-    assert event.changes["sync_error"]["new"] == "The cluster is unreachable."
-
-
-def test_the_cluster_sync_records_a_failure_and_the_recovery(
-    cluster, django_capture_on_commit_callbacks
-):
-    organization = OrganizationFactory(slug="ghost")
-    with django_capture_on_commit_callbacks(execute=True):
-        _create(organization, None, display_name="Harbor")
-
-    cluster.add_namespace("org-ghost")
-    sync.reconcile()
-
-    events = AuditEvent.objects.filter(target_type="registry").exclude(
-        action=AuditAction.REGISTRY_CREATED
-    )
-    assert [(e.action, e.actor_label, e.target_label) for e in events.order_by("id")] == [
-        (AuditAction.SYNC_FAILED, "system", "Harbor"),
-        (AuditAction.SYNC_RECOVERED, "system", "Harbor"),
-    ]
-    assert events.order_by("id")[0].changes["sync_error"]["new"] == (
-        "Namespace “org-ghost” does not exist."
-    )
+    placed, unplaced = AuditEvent.objects.filter(
+        action__in=["delivery.placed", "delivery.unplaced"]
+    ).order_by("id")
+    assert (placed.get_action_display(), placed.target_label) == ("Placed on a cluster", "main")
+    assert unplaced.get_action_display() == "Removed from a cluster"
 
 
 # --- the request's IP ------------------------------------------------------------------------

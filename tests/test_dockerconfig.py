@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from registries.dockerconfig import build_config, decode_config, encode_config
+from delivery.dockerconfig import build_config, decode_config, encode_config
 from registries.validation import normalize_address
 
 from .keyring import credentials_for, normalize_image

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django_tasks import task
 from prometheus_client.parser import text_string_to_metric_families
 
-from registries.models import SyncStatus
+from delivery.models import DeliveryTarget, TargetStatus
 
 from .factories import RegistryFactory
 
@@ -131,10 +131,8 @@ def test_figures_follow_a_failing_then_healed_reconcile(cluster, organization, s
     with cluster.unreachable(), pytest.raises(CommandError):
         call_command("reconcile_registries", stdout=io.StringIO(), stderr=io.StringIO())
     failing = scrape()
-    assert value(failing, "orgsettings_delivery_targets", cluster="default", status="error") == 1
-    assert (
-        value(failing, "orgsettings_delivery_targets", cluster="default", status="synced") is None
-    )
+    assert value(failing, "orgsettings_delivery_targets", cluster="main", status="error") == 1
+    assert value(failing, "orgsettings_delivery_targets", cluster="main", status="synced") is None
     assert value(failing, "orgsettings_delivery_oldest_failing_target_age_seconds") > 0
     assert value(failing, "orgsettings_reconcile_last_success_timestamp_seconds") == 0
     assert value(failing, "orgsettings_reconcile_last_pass_failed_targets") == 1
@@ -144,8 +142,8 @@ def test_figures_follow_a_failing_then_healed_reconcile(cluster, organization, s
     call_command("reconcile_registries", stdout=io.StringIO(), stderr=io.StringIO())
     requests = len(cluster.requests)
     healed = scrape()
-    assert value(healed, "orgsettings_delivery_targets", cluster="default", status="synced") == 1
-    assert value(healed, "orgsettings_delivery_targets", cluster="default", status="error") is None
+    assert value(healed, "orgsettings_delivery_targets", cluster="main", status="synced") == 1
+    assert value(healed, "orgsettings_delivery_targets", cluster="main", status="error") is None
     assert value(healed, "orgsettings_delivery_oldest_failing_target_age_seconds") == 0
     assert value(healed, "orgsettings_reconcile_last_success_timestamp_seconds") > 0
     assert value(healed, "orgsettings_reconcile_last_pass_failed_targets") == 0
@@ -163,8 +161,9 @@ def test_the_oldest_failure_counts_from_when_the_audit_trail_recorded_it(
     first = value(scrape(), "orgsettings_delivery_oldest_failing_target_age_seconds")
     with cluster.unreachable(), pytest.raises(CommandError):
         call_command("reconcile_registries", stdout=io.StringIO(), stderr=io.StringIO())
-    registry.refresh_from_db()
-    assert registry.sync_status == SyncStatus.ERROR
+    assert DeliveryTarget.objects.get(organization=registry.organization).status == (
+        TargetStatus.ERROR
+    )
     # A second failing pass does not restart the clock.
     assert value(scrape(), "orgsettings_delivery_oldest_failing_target_age_seconds") >= first
 

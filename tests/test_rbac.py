@@ -1,4 +1,4 @@
-"""deploy/rbac.yaml grants every request the sync makes, and nothing needs more."""
+"""deploy/rbac.yaml grants every request delivery makes, and nothing needs more."""
 
 from __future__ import annotations
 
@@ -7,9 +7,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from registries import sync
+from delivery.reconcile import reconcile
 from registries.models import AuthType
 from registries.services import registry_create, registry_delete, registry_update
+
+from .deliveries import run_tasks
 
 pytestmark = pytest.mark.django_db
 
@@ -41,35 +43,33 @@ def allowed(verb: str, resource: str, name: str | None) -> bool:
     return False
 
 
-def test_every_request_of_the_sync_is_granted(
-    cluster, organization, django_capture_on_commit_callbacks
-):
+def test_every_request_of_delivery_is_granted(cluster, organization):
     cluster.clear_requests()
-    with django_capture_on_commit_callbacks(execute=True):
-        registry = registry_create(
-            organization,
-            actor=None,
-            display_name="Hub",
-            address="docker.io",
-            auth_type=AuthType.BASIC,
-            username="u",
-            password="p",
-        )
-    with django_capture_on_commit_callbacks(execute=True):
-        registry = registry_update(
-            registry, actor=None, expected_version=registry.version, password="q"
-        )
-    sync.reconcile()
+    registry = registry_create(
+        organization,
+        actor=None,
+        display_name="Hub",
+        address="docker.io",
+        auth_type=AuthType.BASIC,
+        username="u",
+        password="p",
+    )
+    run_tasks()
+    registry = registry_update(
+        registry, actor=None, expected_version=registry.version, password="q"
+    )
+    run_tasks()
+    reconcile()
     cluster.delete_object("secrets", "org-acme", "org-registry-credentials")
-    sync.reconcile()
+    reconcile()
     cluster.add_namespace("team-acme")
-    with django_capture_on_commit_callbacks(execute=True):
-        organization.namespace = "team-acme"
-        organization.save()
-    with django_capture_on_commit_callbacks(execute=True):
-        registry_delete(registry, actor=None)
-    with django_capture_on_commit_callbacks(execute=True):
-        organization.delete()
+    organization.namespace = "team-acme"
+    organization.save()
+    run_tasks()
+    registry_delete(registry, actor=None)
+    run_tasks()
+    organization.delete()
+    run_tasks()
     made = {verb_resource_name(r.method, r.path) for r in cluster.requests}
     assert {v for v, _, _ in made} >= {"list", "get", "create", "update", "patch", "delete"}
     refused = sorted(str(m) for m in made if not allowed(*m))

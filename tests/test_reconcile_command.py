@@ -10,8 +10,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
-from registries.management.commands.reconcile_registries import ADVISORY_LOCK_KEY
-from registries.models import SyncStatus
+from delivery.management.commands.reconcile_registries import ADVISORY_LOCK_KEY
+from delivery.models import Cluster, DeliveryTarget, TargetStatus
 
 from .factories import OrganizationFactory, RegistryFactory
 
@@ -24,24 +24,27 @@ def reconcile(*args):
     return out.getvalue(), err.getvalue()
 
 
-def test_one_pass_reports_how_many_organizations_are_in_sync(cluster, organization):
-    registry = RegistryFactory(organization=organization)
+def test_one_pass_reports_how_many_targets_are_in_sync(cluster, organization):
+    RegistryFactory(organization=organization)
     out, _ = reconcile()
-    assert "1/1 organizations in sync, 2 write(s)." in out
-    registry.refresh_from_db()
-    assert registry.sync_status == SyncStatus.SYNCED
+    assert "1/1 targets in sync, 2 write(s)." in out
+    assert DeliveryTarget.objects.get().status == TargetStatus.SYNCED
 
 
-def test_failing_organizations_are_named_and_the_exit_is_non_zero(cluster, organization):
+def test_failing_targets_are_named_and_the_exit_is_non_zero(cluster, organization):
     OrganizationFactory(slug="ghost")
-    with pytest.raises(CommandError, match="1 organization"):
-        reconcile()
+    with pytest.raises(CommandError, match="1 target"):
+        _, err = reconcile()
+    err = io.StringIO()
+    with pytest.raises(CommandError):
+        call_command("reconcile_registries", stdout=io.StringIO(), stderr=err)
+    assert "ghost on main: Namespace “org-ghost” does not exist." in err.getvalue()
 
 
 def test_org_option_limits_the_pass_to_one_organization(cluster, organization):
     OrganizationFactory(slug="ghost")
     out, _ = reconcile("--org", "acme")
-    assert "1/1 organizations in sync" in out
+    assert "1/1 targets in sync" in out
 
 
 def test_unknown_org_is_refused(cluster):
@@ -49,18 +52,56 @@ def test_unknown_org_is_refused(cluster):
         reconcile("--org", "nope")
 
 
-def test_without_a_cluster_it_says_so_and_fails(settings, organization):
+def test_without_a_cluster_it_says_so(settings, organization):
     settings.KUBECONFIG = ""
+    _, err = reconcile()
+    assert "No cluster configured" in err
+
+
+def test_kubeconfig_with_no_cluster_defined_becomes_the_default_cluster(
+    fake_kube, kubeconfig_path, settings, organization
+):
+    settings.KUBECONFIG = str(kubeconfig_path)
+    fake_kube.add_namespace("org-acme")
+    out, _ = reconcile()
+    cluster = Cluster.objects.get()
+    assert (cluster.name, cluster.connection, cluster.is_default) == (
+        "default",
+        "environment",
+        True,
+    )
+    assert "1/1 targets in sync" in out
+    assert fake_kube.get_object("secrets", "org-acme", "org-registry-credentials") is not None
+
+
+def test_unreadable_cluster_configuration_prints_the_real_cause(
+    fake_kube, tmp_path, settings, organization
+):
+    settings.KUBECONFIG = str(tmp_path / "missing.yaml")
     err = io.StringIO()
     with pytest.raises(CommandError):
         call_command("reconcile_registries", stdout=io.StringIO(), stderr=err)
-    assert "No cluster configured" in err.getvalue()
-    assert "acme: no cluster configured" in err.getvalue()
+    assert f"KUBECONFIG={tmp_path / 'missing.yaml'}: no such file" in err.getvalue()
+
+
+def test_broken_stored_kubeconfig_prints_the_real_cause_without_its_content(cluster, organization):
+    Cluster.objects.filter(pk=cluster.row.pk).update(
+        kubeconfig="clusters: [{name: x, cluster: {server: 'https://x'}}]\nusers: [token-leak-7781",
+        config_version=99,
+    )
+    err = io.StringIO()
+    with pytest.raises(CommandError):
+        call_command("reconcile_registries", stdout=io.StringIO(), stderr=err)
+    assert (
+        "Cluster main: The cluster configuration could not be read (ValueError)" in err.getvalue()
+    )
+    assert "not valid YAML at line" in err.getvalue()
+    assert "token-leak-7781" not in err.getvalue()
 
 
 def test_loop_runs_the_requested_number_of_passes(cluster, organization):
     out, _ = reconcile("--loop", "--interval", "0.01", "--passes", "2")
-    assert out.count("organizations in sync") == 2
+    assert out.count("targets in sync") == 2
 
 
 @pytest.mark.skipif(
@@ -82,4 +123,4 @@ def test_loop_stands_by_while_another_replica_holds_the_lock_then_takes_over(clu
     threading.Timer(0.3, other_replica.close).start()  # the other replica stops: its lock goes
     out, _ = reconcile("--loop", "--interval", "0.05", "--passes", "1")
     assert "Another reconciler is active; standing by." in out
-    assert out.index("standing by") < out.index("organizations in sync")
+    assert out.index("standing by") < out.index("targets in sync")

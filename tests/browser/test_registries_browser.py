@@ -13,7 +13,8 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
-from registries.models import AuthType, ContainerRegistry, SyncStatus
+from delivery.models import Cluster, DeliveryTarget, TargetStatus
+from registries.models import AuthType, ContainerRegistry
 from tests.factories import RegistryFactory
 
 from .conftest import log_in, new_page, screenshot
@@ -66,20 +67,15 @@ def assert_no_horizontal_overflow(page: Page) -> None:
 
 
 def create_showcase_registries(organization, owner) -> None:
-    """Three registries as a real organization might have them, changed at different times."""
+    """Three registries as a real organization might have them, changed at different times,
+    on a cluster that holds two of them (the third is being delivered)."""
     now = timezone.now()
-    # Display Name, Address, Auth Type, Username, sync status, hours since the last change
-    for name, address, auth_type, username, status, age in [
-        ("GitHub packages", "ghcr.io", AuthType.BASIC, "acme-bot", SyncStatus.SYNCED, 3),
-        ("Docker Hub", "docker.io", AuthType.TOKEN, "acmebot", SyncStatus.SYNCED, 26),
-        (
-            "Harbor (on-prem)",
-            "harbor.example.com:8443/team",
-            AuthType.BASIC,
-            "robot$ci",
-            SyncStatus.PENDING,
-            0,
-        ),
+    held = {}
+    # Display Name, Address, Auth Type, Username, delivered yet, hours since the last change
+    for name, address, auth_type, username, delivered, age in [
+        ("GitHub packages", "ghcr.io", AuthType.BASIC, "acme-bot", True, 3),
+        ("Docker Hub", "docker.io", AuthType.TOKEN, "acmebot", True, 26),
+        ("Harbor (on-prem)", "harbor.example.com:8443/team", AuthType.BASIC, "robot$ci", False, 0),
     ]:
         registry = RegistryFactory(
             organization=organization,
@@ -91,12 +87,25 @@ def create_showcase_registries(organization, owner) -> None:
             token="example-token" if auth_type == AuthType.TOKEN else "",
             created_by=owner,
             updated_by=owner,
-            sync_status=status,
-            synced_at=now - datetime.timedelta(hours=age) if status == SyncStatus.SYNCED else None,
         )
         ContainerRegistry.objects.filter(pk=registry.pk).update(
             updated_at=now - datetime.timedelta(hours=age, minutes=5)
         )
+        if delivered:
+            held[str(registry.pk)] = registry.version
+    cluster, _ = Cluster.objects.get_or_create(
+        name="eu-west", defaults={"connection": "in-cluster"}
+    )
+    DeliveryTarget.objects.update_or_create(
+        organization=organization,
+        cluster=cluster,
+        defaults={
+            "namespace": organization.namespace,
+            "status": TargetStatus.PENDING,
+            "synced_at": now - datetime.timedelta(hours=3),
+            "delivered_versions": held,
+        },
+    )
 
 
 def test_owner_creates_basic_auth_registry_in_the_dialog_without_reload(page, owner):

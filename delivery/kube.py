@@ -1,15 +1,20 @@
 """The gateway to Kubernetes: the only module that imports the official client.
 
-It speaks in small plain objects (SecretState, ServiceAccountState) and raises ClusterError with
-a short human message that never carries request or response bodies, so nothing a caller stores
-or shows can contain a credential. Every call has connect and read timeouts and no client-side
-retries: the reconciler is the retry.
+One API client per cluster, built from the Cluster row (in-cluster, a stored kubeconfig, or the
+environment's KUBECONFIG) and cached until the cluster's `config_version` changes. It speaks
+in small plain objects (SecretState, ServiceAccountState) and raises ClusterError with a short
+human message that never carries request or response bodies, so nothing a caller stores or
+shows can contain a credential. Every call has connect and read timeouts and no client-side
+retries: the task queue and the reconciler are the retry. LISTs are read in pages
+(limit/continue) and parsed without building the client's model objects.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +27,7 @@ from kubernetes.config.config_exception import ConfigException
 from prometheus_client import Counter
 
 from .dockerconfig import DOCKERCONFIGJSON_KEY, SECRET_TYPE, decode_config
+from .errors import ClusterError, parse_kubeconfig, secret_digest
 
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGED_BY = "orgsettings"
@@ -40,16 +46,6 @@ def api_calls_made() -> int:
     )
 
 
-class ClusterError(Exception):
-    """A failed cluster call. `kind` is stable for code; str() is a short message for people."""
-
-    def __init__(self, kind: str, message: str, *, retriable: bool = True) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.message = message
-        self.retriable = retriable
-
-
 @dataclass
 class SecretState:
     namespace: str
@@ -57,11 +53,19 @@ class SecretState:
     resource_version: str
     type: str
     labels: dict[str, str] = field(default_factory=dict)
-    config: dict | None = None
+    data_value: str | None = None
 
     @property
     def is_managed(self) -> bool:
         return self.labels.get(MANAGED_BY_LABEL) == MANAGED_BY
+
+    @property
+    def digest(self) -> str:
+        return secret_digest(self.data_value)
+
+    @property
+    def config(self) -> dict | None:
+        return decode_config(self.data_value)
 
 
 @dataclass
@@ -76,45 +80,107 @@ def managed_labels(organization_slug: str) -> dict[str, str]:
     return {MANAGED_BY_LABEL: MANAGED_BY, ORGANIZATION_LABEL: organization_slug}
 
 
-def configuration_source() -> str | None:
-    """Where the cluster configuration comes from, or None when no cluster is configured."""
-    if not settings.REGISTRY_SYNC_ENABLED:
-        return None
+def environment_source() -> str | None:
+    """What the environment offers as a cluster: "kubeconfig" (KUBECONFIG is set),
+    "in-cluster" (running in a pod), or None."""
     if settings.KUBECONFIG:
-        return "kubeconfig" if Path(settings.KUBECONFIG).is_file() else None
+        return "kubeconfig"
     if os.environ.get("KUBERNETES_SERVICE_HOST") and _IN_CLUSTER_TOKEN.is_file():
         return "in-cluster"
     return None
 
 
-def connect() -> Cluster | None:
-    """A Cluster for the configured cluster, or None when there is none to talk to."""
-    source = configuration_source()
-    if source is None:
-        return None
+_clients: dict[int, tuple[tuple, Cluster]] = {}
+_clients_lock = threading.Lock()
+
+
+def connect(cluster_row) -> Cluster:
+    """The API client of a Cluster row, cached per cluster until its config_version changes
+    (or, for the environment's cluster, KUBECONFIG)."""
+    version = (cluster_row.config_version, cluster_row.connection)
+    if cluster_row.connection == "environment":
+        version += (settings.KUBECONFIG,)
+    with _clients_lock:
+        cached = _clients.get(cluster_row.pk)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+    built = Cluster(
+        client.ApiClient(_configuration(cluster_row)),
+        name=cluster_row.name,
+        timeout=(settings.REGISTRY_KUBE_CONNECT_TIMEOUT, settings.REGISTRY_KUBE_READ_TIMEOUT),
+    )
+    with _clients_lock:
+        previous = _clients.get(cluster_row.pk)
+        _clients[cluster_row.pk] = (version, built)
+    if previous is not None:
+        previous[1].close()
+    return built
+
+
+def forget_clients() -> None:
+    """Close every cached client (tests, and processes that fork)."""
+    with _clients_lock:
+        cached = list(_clients.values())
+        _clients.clear()
+    for _, cluster in cached:
+        cluster.close()
+
+
+def _configuration(cluster_row) -> client.Configuration:
     configuration = client.Configuration()
+    connection = cluster_row.connection
+    source = environment_source() if connection == "environment" else connection
     try:
-        if source == "kubeconfig":
-            config.load_kube_config(
-                config_file=settings.KUBECONFIG, client_configuration=configuration
+        if source == "in-cluster":
+            config.load_incluster_config(client_configuration=configuration)
+        elif source == "kubeconfig" and connection == "environment":
+            path = Path(settings.KUBECONFIG)
+            if not path.is_file():
+                raise ClusterError(
+                    "config",
+                    "The cluster configuration could not be read (KUBECONFIG names no file).",
+                    retriable=False,
+                    detail=f"KUBECONFIG={settings.KUBECONFIG}: no such file",
+                )
+            config.load_kube_config(config_file=str(path), client_configuration=configuration)
+        elif source == "kubeconfig":
+            config.load_kube_config_from_dict(
+                parse_kubeconfig(cluster_row.kubeconfig), client_configuration=configuration
             )
         else:
-            config.load_incluster_config(client_configuration=configuration)
-    except (ConfigException, OSError, ValueError) as error:
+            raise ClusterError(
+                "config",
+                "No cluster configuration: set KUBECONFIG, or run in a pod.",
+                retriable=False,
+                detail="the cluster uses the environment, and it offers no cluster",
+            )
+    except (ConfigException, OSError, ValueError, TypeError, KeyError) as error:
         raise ClusterError(
             "config",
             f"The cluster configuration could not be read ({type(error).__name__}).",
             retriable=False,
+            detail=describe_config_error(error),
         ) from None
     configuration.retries = False
-    return Cluster(
-        client.ApiClient(configuration),
-        timeout=(settings.REGISTRY_KUBE_CONNECT_TIMEOUT, settings.REGISTRY_KUBE_READ_TIMEOUT),
-    )
+    return configuration
+
+
+def describe_config_error(error: Exception) -> str:
+    """The cause of a configuration failure, for an operator; never the file's content."""
+    if isinstance(error, OSError):
+        name = f": {error.filename}" if error.filename else ""
+        return f"{error.strerror or type(error).__name__}{name}"
+    text = str(error).strip() or type(error).__name__
+    return text[:300]
 
 
 class Cluster:
-    def __init__(self, api_client: client.ApiClient, *, timeout: tuple[float, float]) -> None:
+    """One cluster's API, with the calls delivery makes."""
+
+    def __init__(
+        self, api_client: client.ApiClient, *, name: str, timeout: tuple[float, float]
+    ) -> None:
+        self.name = name
         self.api_client = api_client
         self.core = client.CoreV1Api(api_client)
         self.timeout = timeout
@@ -125,9 +191,27 @@ class Cluster:
     # Namespaces
 
     def list_namespaces(self) -> set[str]:
-        with _translated("list", "namespaces"):
-            result = self.core.list_namespace(_request_timeout=self.timeout)
-        return {item.metadata.name for item in result.items}
+        return {
+            item["metadata"]["name"] for item in self._pages(self.core.list_namespace, "namespaces")
+        }
+
+    def _pages(self, call, resource: str, **query) -> Iterator[dict]:
+        """Every item of a LIST, read page by page as raw JSON (no model objects)."""
+        token = None
+        while True:
+            with _translated("list", resource):
+                response = call(
+                    limit=settings.DELIVERY_LIST_PAGE_SIZE,
+                    _continue=token,
+                    _preload_content=False,
+                    _request_timeout=self.timeout,
+                    **query,
+                )
+                page = json.loads(response.data)
+            yield from page.get("items") or []
+            token = (page.get("metadata") or {}).get("continue")
+            if not token:
+                return
 
     def namespace_exists(self, namespace: str) -> bool:
         with _translated("read", "namespaces", namespace, missing_ok=True) as missing:
@@ -141,15 +225,14 @@ class Cluster:
 
     # Secrets
 
-    def list_managed_secrets(self, organization_slug: str | None = None) -> list[SecretState]:
+    def list_managed_secrets(self, organization_slug: str | None = None) -> Iterator[SecretState]:
         selector = f"{MANAGED_BY_LABEL}={MANAGED_BY}"
         if organization_slug:
             selector += f",{ORGANIZATION_LABEL}={organization_slug}"
-        with _translated("list", "secrets"):
-            result = self.core.list_secret_for_all_namespaces(
-                label_selector=selector, _request_timeout=self.timeout
-            )
-        return [_secret_state(item) for item in result.items]
+        for item in self._pages(
+            self.core.list_secret_for_all_namespaces, "secrets", label_selector=selector
+        ):
+            yield _secret_state_from_json(item)
 
     def read_secret(self, namespace: str, name: str) -> SecretState | None:
         with _translated("read", "secrets", namespace, missing_ok=True) as missing:
@@ -181,20 +264,22 @@ class Cluster:
 
     # ServiceAccounts
 
-    def list_service_accounts(
-        self, name: str, namespace: str | None = None
-    ) -> list[ServiceAccountState]:
-        selector = f"metadata.name={name}"
-        with _translated("list", "serviceaccounts", namespace):
-            if namespace is None:
-                result = self.core.list_service_account_for_all_namespaces(
-                    field_selector=selector, _request_timeout=self.timeout
-                )
-            else:
-                result = self.core.list_namespaced_service_account(
-                    namespace, field_selector=selector, _request_timeout=self.timeout
-                )
-        return [_service_account_state(item) for item in result.items]
+    def list_service_accounts(self, name: str) -> Iterator[ServiceAccountState]:
+        """The ServiceAccounts called `name` in every namespace."""
+        for item in self._pages(
+            self.core.list_service_account_for_all_namespaces,
+            "serviceaccounts",
+            field_selector=f"metadata.name={name}",
+        ):
+            meta = item["metadata"]
+            yield ServiceAccountState(
+                namespace=meta["namespace"],
+                name=meta["name"],
+                resource_version=meta.get("resourceVersion", ""),
+                pull_secrets=[
+                    ref["name"] for ref in item.get("imagePullSecrets") or [] if ref.get("name")
+                ],
+            )
 
     def read_service_account(self, namespace: str, name: str) -> ServiceAccountState | None:
         with _translated("read", "serviceaccounts", namespace, missing_ok=True) as missing:
@@ -237,7 +322,19 @@ def _secret_state(item: client.V1Secret) -> SecretState:
         resource_version=item.metadata.resource_version,
         type=item.type or "",
         labels=dict(item.metadata.labels or {}),
-        config=decode_config((item.data or {}).get(DOCKERCONFIGJSON_KEY)),
+        data_value=(item.data or {}).get(DOCKERCONFIGJSON_KEY),
+    )
+
+
+def _secret_state_from_json(item: dict) -> SecretState:
+    meta = item["metadata"]
+    return SecretState(
+        namespace=meta["namespace"],
+        name=meta["name"],
+        resource_version=meta.get("resourceVersion", ""),
+        type=item.get("type") or "",
+        labels=dict(meta.get("labels") or {}),
+        data_value=(item.get("data") or {}).get(DOCKERCONFIGJSON_KEY),
     )
 
 

@@ -1,6 +1,7 @@
-"""`reconcile_registries [--org SLUG] [--loop --interval SECONDS]`: bring the cluster to the
+"""`reconcile_registries [--org SLUG] [--loop --interval SECONDS]`: bring every cluster to the
 database's truth. Recreates what someone deleted, rewrites what someone edited, removes what no
-organization accounts for, and updates every registry's sync state."""
+target accounts for, and updates every target's state. With --loop it also returns to the
+queue, every few seconds, the delivery runs that a killed worker left RUNNING."""
 
 from __future__ import annotations
 
@@ -13,19 +14,23 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
+from delivery import kube, services, tasks
+from delivery.models import Cluster
 from operations import heartbeat
 from operations.passes import record_pass
 from orgsettings.models import Organization
-from registries import kube, sync
 
 logger = logging.getLogger(__name__)
 
 # pg_advisory_lock key: one active reconciler per database, however many replicas run.
 ADVISORY_LOCK_KEY = 0x0F65E771
+# How often --loop looks for lost runs between passes (with DELIVERY_RUN_STALE_AFTER 45 s, a
+# run left by a killed worker is back in the queue within a minute).
+SWEEP_EVERY = 10.0
 
 
 class Command(BaseCommand):
-    help = "Reconcile the organizations' image-pull Secrets in the cluster with the database."
+    help = "Reconcile the organizations' image-pull Secrets on every cluster with the database."
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--org", metavar="SLUG", help="Only this organization.")
@@ -51,47 +56,65 @@ class Command(BaseCommand):
         if interval <= 0:
             raise CommandError("--interval must be a positive number of seconds.")
         self.interval = interval
-        if kube.configuration_source() is None:
+        if not settings.REGISTRY_SYNC_ENABLED:
+            self._say("Delivery is turned off (REGISTRY_SYNC_ENABLED=false).", error=True)
+            return
+        if services.environment_cluster_adopt() is not None:
+            self._say("Recorded the cluster of KUBECONFIG (or in-cluster) as “default”.")
+        if not Cluster.objects.exists():
             self._say(
-                "No cluster configured (set KUBECONFIG, or run in a pod): marking registries as not synced.",
+                "No cluster configured (add one with add_cluster, set KUBECONFIG, or run in a pod).",
                 error=True,
             )
         if not loop:
+            tasks.recover_stale_runs()
             failed = self._pass(org)
             if failed:
-                raise CommandError(f"{failed} organization(s) could not be synced.")
+                raise CommandError(f"{failed} target(s) could not be synced.")
             return
         done = 0
         # The heartbeat file is what the reconciler Deployment's probes read.
         with heartbeat.running("reconciler"), self._leadership() as wait_for_lead:
             while True:
                 if wait_for_lead():
+                    tasks.recover_stale_runs()
                     self._pass(org)
                     done += 1
                 if passes and done >= passes:
                     return
-                time.sleep(interval)
+                self._sleep(interval, sweep=wait_for_lead)
+
+    def _sleep(self, interval: float, *, sweep) -> None:
+        deadline = time.monotonic() + interval
+        while (left := deadline - time.monotonic()) > 0:
+            time.sleep(min(SWEEP_EVERY, left))
+            if sweep(quiet=True):
+                tasks.recover_stale_runs()
 
     def _pass(self, org: str | None) -> int:
+        from delivery.reconcile import reconcile
+
         started, calls = time.monotonic(), kube.api_calls_made()
-        report = sync.reconcile(org)
+        report = reconcile(org)
         if org is None:
             record_pass(
-                complete=report.complete,
+                # Complete: every cluster was read (a target may still have failed).
+                complete=not report.cluster_errors,
                 duration=time.monotonic() - started,
                 api_calls=kube.api_calls_made() - calls,
-                targets=report.organizations,
+                targets=report.targets,
                 failed=len(report.errors),
                 interval=self.interval,
             )
-        for slug, message in sorted(report.errors.items()):
-            self._say(f"{slug}: {message}", error=True)
+        for name, error in sorted(report.cluster_errors.items()):
+            detail = f" ({error.detail})" if error.detail else ""
+            self._say(f"Cluster {name}: {error.message}{detail}", error=True)
+        for where, message in sorted(report.errors.items()):
+            self._say(f"{where}: {message}", error=True)
         for removed in report.removed:
             self._say(f"Removed {removed}")
-        in_sync = report.organizations - len(report.errors)
-        self._say(
-            f"{in_sync}/{report.organizations} organizations in sync, {report.writes} write(s)."
-        )
+        in_sync = report.targets - len(report.errors)
+        self._say(f"{in_sync}/{report.targets} targets in sync, {report.writes} write(s).")
         return len(report.errors)
 
     def _say(self, message: str, *, error: bool = False) -> None:
@@ -106,17 +129,17 @@ class Command(BaseCommand):
         """On PostgreSQL, only the holder of the advisory lock runs passes; the others wait
         and take over if it stops. Elsewhere there is no lock: run one reconciler."""
         if connection.vendor != "postgresql":
-            yield lambda: True
+            yield lambda quiet=False: True
             return
         held = False
 
-        def wait_for_lead() -> bool:
+        def wait_for_lead(quiet: bool = False) -> bool:
             nonlocal held
             if not held:
                 with connection.cursor() as cursor:
                     cursor.execute("SELECT pg_try_advisory_lock(%s)", [ADVISORY_LOCK_KEY])
                     held = cursor.fetchone()[0]
-                if not held:
+                if not held and not quiet:
                     self._say("Another reconciler is active; standing by.")
             return held
 

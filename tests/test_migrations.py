@@ -1,0 +1,123 @@
+"""An installation from before clusters were data migrates with everything it had: registries
+with their encrypted secrets, and their sync state moved into per-cluster targets."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+from django.utils import timezone
+
+BEFORE = [
+    ("orgsettings", "0002_auditevent"),
+    ("registries", "0002_registry_credentials_permission"),
+    ("delivery", "0001_initial"),
+]
+
+
+def migrate(targets):
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(targets)
+    return executor.loader.project_state(targets).apps
+
+
+@pytest.fixture
+def old_schema(transactional_db):
+    apps = migrate(BEFORE)
+    yield apps
+    executor = MigrationExecutor(connection)
+    migrate(executor.loader.graph.leaf_nodes())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_registries_secrets_and_sync_state_survive_the_migration(old_schema):
+    apps = old_schema
+    Organization = apps.get_model("orgsettings", "Organization")
+    ContainerRegistry = apps.get_model("registries", "ContainerRegistry")
+    synced_at = timezone.now() - datetime.timedelta(hours=2)
+    acme = Organization.objects.create(slug="acme", name="Acme", namespace="org-acme")
+    umbrella = Organization.objects.create(slug="umbrella", name="Umbrella", namespace="team-u")
+    empty = Organization.objects.create(slug="empty", name="Empty", namespace="org-empty")
+    github = ContainerRegistry.objects.create(
+        organization=acme,
+        display_name="GitHub",
+        address="ghcr.io",
+        auth_type="BasicAuth",
+        username="octocat",
+        password="ghp-old-secret",
+        version=3,
+        sync_status="synced",
+        synced_at=synced_at,
+    )
+    ContainerRegistry.objects.create(
+        organization=acme,
+        display_name="Hub",
+        address="docker.io",
+        auth_type="Token",
+        token="dckr-old-token",
+        sync_status="synced",
+        synced_at=synced_at,
+    )
+    broken = ContainerRegistry.objects.create(
+        organization=umbrella,
+        display_name="Quay",
+        address="quay.io",
+        auth_type="BasicAuth",
+        username="u",
+        password="quay-old-secret",
+        sync_status="error",
+        sync_error="Namespace “team-u” does not exist.",
+    )
+
+    migrate(
+        [
+            ("delivery", "0002_clusters_from_environment"),
+            ("registries", "0003_sync_state_moved_to_delivery_targets"),
+        ]
+    )
+
+    from delivery.models import Cluster, DeliveryTarget
+    from registries.models import ContainerRegistry as Registry
+
+    assert Registry.objects.get(pk=github.pk).password == "ghp-old-secret"
+    assert Registry.objects.get(address="docker.io").token == "dckr-old-token"
+    assert Registry.objects.get(pk=broken.pk).password == "quay-old-secret"
+    cluster = Cluster.objects.get()
+    assert (cluster.name, cluster.connection, cluster.is_default) == (
+        "default",
+        "environment",
+        True,
+    )
+    targets = {
+        t.organization.slug: t for t in DeliveryTarget.objects.select_related("organization")
+    }
+    assert set(targets) == {"acme", "umbrella", "empty"}
+    assert (targets["acme"].status, targets["acme"].synced_at) == ("synced", synced_at)
+    assert targets["acme"].holds(github.pk, 3)
+    assert (targets["umbrella"].status, targets["umbrella"].error) == (
+        "error",
+        "Namespace “team-u” does not exist.",
+    )
+    assert targets["umbrella"].namespace == "team-u"
+    assert targets["empty"].status == "pending"
+    assert empty.pk == targets["empty"].organization_id
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_installation_that_never_had_a_cluster_gets_none(old_schema, settings):
+    settings.KUBECONFIG = ""
+    Organization = old_schema.get_model("orgsettings", "Organization")
+    ContainerRegistry = old_schema.get_model("registries", "ContainerRegistry")
+    acme = Organization.objects.create(slug="acme", name="Acme", namespace="org-acme")
+    ContainerRegistry.objects.create(
+        organization=acme, display_name="Hub", address="docker.io", auth_type="Token", token="t"
+    )
+
+    migrate([("registries", "0003_sync_state_moved_to_delivery_targets")])
+
+    from delivery.models import Cluster
+
+    assert not Cluster.objects.exists()
