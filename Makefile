@@ -58,3 +58,4 @@ lint: dev-venv
 bench: dev-venv
 	$(BIN)/python benchmarks/reconcile_requests.py
 	$(BIN)/python benchmarks/delivery.py
+	$(BIN)/python benchmarks/delivery_poll.py

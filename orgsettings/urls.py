@@ -16,6 +16,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("orgs/<slug:slug>/settings/", views.settings_general, name="settings-general"),
     path("orgs/<slug:slug>/settings/registries/", include("registries.urls")),
+    path("orgs/<slug:slug>/settings/registries/delivery/", include("delivery.urls")),
     path("orgs/<slug:slug>/settings/activity/", views.settings_activity, name="settings-activity"),
     path("admin/", admin.site.urls),
 ]

@@ -20,7 +20,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import reswap, retarget, trigger_client_event
 
-from delivery.status import organization_delivery
+from delivery.views import delivery_context
 from orgsettings.access import membership_or_404, require_registry_manager
 from orgsettings.audit import client_ip
 from orgsettings.models import Membership
@@ -43,14 +43,10 @@ def _page_context(request: HttpRequest, membership: Membership, **extra) -> dict
     registries = list(
         membership.organization.registries.select_related("updated_by").order_by("display_name")
     )
-    delivery = organization_delivery(membership.organization)
-    for registry in registries:
-        registry.delivery = delivery.for_registry(registry.pk, registry.version)
     return {
         **settings_context(request, membership, section="registries"),
         "registries": registries,
-        "polling": delivery.pending,
-        "cluster_configured": delivery.configured,
+        **delivery_context(membership, registries),
         "general_advice": advice.GENERAL_ADVICE,
         **extra,
     }

@@ -1,10 +1,12 @@
-"""factory_boy factories for the suite's users, organizations, memberships and registries."""
+"""factory_boy factories for the suite's users, organizations, memberships, registries, and
+delivery clusters and targets."""
 
 from __future__ import annotations
 
 import factory
 from django.contrib.auth import get_user_model
 
+from delivery.models import Cluster, DeliveryTarget, TargetStatus
 from orgsettings.models import Membership, Organization, Role
 from registries.models import AuthType, ContainerRegistry
 
@@ -49,3 +51,24 @@ class RegistryFactory(factory.django.DjangoModelFactory):
     username = "robot"
     password = factory.Sequence(lambda n: f"stored-password-{n}")
     token = ""
+
+
+class ClusterFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Cluster
+        django_get_or_create = ("name",)
+
+    name = factory.Sequence(lambda n: f"cluster{n}")
+    connection = Cluster.Connection.IN_CLUSTER
+
+
+class DeliveryTargetFactory(factory.django.DjangoModelFactory):
+    """A delivery target in the state a test sets, as the delivery worker would leave it."""
+
+    class Meta:
+        model = DeliveryTarget
+
+    organization = factory.SubFactory(OrganizationFactory)
+    cluster = factory.SubFactory(ClusterFactory)
+    namespace = factory.LazyAttribute(lambda t: t.organization.namespace)
+    status = TargetStatus.SYNCED

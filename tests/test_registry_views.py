@@ -145,7 +145,7 @@ def test_table_shows_columns_and_who_changed_it(client, organization, owner):
         "quay.io",
         "Token",
         "olivia",
-        "Not synced",
+        "Not delivered",
     ):
         assert expected in text
 

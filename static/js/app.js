@@ -104,3 +104,61 @@
     });
   });
 })();
+
+// Copy buttons (the status line's kubectl command). Without JavaScript, or where the
+// Clipboard API is unavailable (plain HTTP), the command is selectable text instead.
+(function () {
+  "use strict";
+
+  function reveal(root) {
+    root.querySelectorAll("[data-copy][hidden]").forEach(function (button) {
+      button.hidden = false;
+    });
+  }
+
+  function selectText(element) {
+    const range = document.createRange();
+    range.selectNodeContents(element);
+    const selection = window.getSelection();
+    selection.removeAllRanges();
+    selection.addRange(range);
+  }
+
+  function say(button, text) {
+    const label = button.dataset.label || button.textContent;
+    button.dataset.label = label;
+    button.textContent = text;
+    setTimeout(function () {
+      button.textContent = label;
+    }, 2000);
+  }
+
+  document.addEventListener("click", function (event) {
+    const button = event.target.closest("[data-copy]");
+    if (!button) return;
+    const source = document.querySelector(button.dataset.copy);
+    if (!source) return;
+    const text = source.textContent.trim();
+    if (!navigator.clipboard || !window.isSecureContext) {
+      selectText(source);
+      say(button, "Press Ctrl+C");
+      return;
+    }
+    navigator.clipboard.writeText(text).then(
+      function () {
+        say(button, "Copied");
+      },
+      function () {
+        selectText(source);
+        say(button, "Press Ctrl+C");
+      },
+    );
+  });
+
+  document.addEventListener("DOMContentLoaded", function () {
+    reveal(document);
+  });
+  document.addEventListener("htmx:load", function (event) {
+    reveal(event.detail.elt);
+  });
+})();
