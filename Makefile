@@ -1,4 +1,7 @@
-# make run: the app on http://127.0.0.1:8000 with an SQLite database (a demo login on first run).
+# make run: the app on http://127.0.0.1:8000 with an SQLite database (a demo login on first run),
+#   its web server and task worker started together from the Procfile (Ctrl-C stops both).
+# make serve: the production configuration locally (gunicorn, collected static files, worker and
+#   reconciler) on http://127.0.0.1:$PORT (default 8000).
 # make test: the whole suite (SQLite; PostgreSQL when DATABASE_URL points at one).
 # make bench: the reconciler's API requests, and the Registries section against the admin
 #   (gunicorn and PostgreSQL; BENCH_DATABASE_URL names the database it recreates).
@@ -7,7 +10,12 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: run test lint bench venv dev-venv
+PORT ?= 8000
+export PORT
+# The Procfile's commands (python, gunicorn) come from the virtualenv; JSON logs stay one object a line.
+PROCESSES := PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho start $(if $(filter json,$(LOG_FORMAT)),--no-prefix)
+
+.PHONY: run serve test lint bench venv dev-venv
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +30,25 @@ dev-venv: $(BIN)/python
 run: venv
 	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py migrate --noinput
 	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py bootstrap_demo
-	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py runserver 127.0.0.1:8000
+	DEBUG=$${DEBUG:-true} GUNICORN_BIND=127.0.0.1:$(PORT) GUNICORN_WORKERS=1 GUNICORN_RELOAD=true \
+		$(PROCESSES) web worker
+
+# Production settings, except plain HTTP on 127.0.0.1; keys are generated once into .serve/env.
+serve: venv .serve/env
+	set -a && . ./.serve/env && set +a && \
+	export DEBUG=false STATIC_MANIFEST=true SECURE_SSL_REDIRECT=false SESSION_COOKIE_SECURE=false \
+		CSRF_COOKIE_SECURE=false SECURE_HSTS_SECONDS=0 ALLOWED_HOSTS="$${ALLOWED_HOSTS:-127.0.0.1,localhost}" \
+		HEARTBEAT_DIR="$(CURDIR)/.serve/heartbeat" GUNICORN_BIND="127.0.0.1:$(PORT)" && \
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0 && \
+	$(BIN)/python manage.py migrate --noinput && \
+	$(BIN)/python manage.py bootstrap_demo && \
+	$(PROCESSES)
+
+.serve/env:
+	mkdir -p .serve
+	printf 'SECRET_KEY="$${SECRET_KEY:-%s}"\nCRYPTOGRAPHY_KEY="$${CRYPTOGRAPHY_KEY:-%s}"\n' \
+		"$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))')" \
+		"$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))')" > $@
 
 test: dev-venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -24,6 +24,7 @@ from django.conf import settings
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
+from prometheus_client import Counter
 
 from .dockerconfig import DOCKERCONFIGJSON_KEY, SECRET_TYPE, decode_config
 from .errors import ClusterError, parse_kubeconfig, secret_digest
@@ -32,6 +33,17 @@ MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGED_BY = "orgsettings"
 ORGANIZATION_LABEL = "orgsettings.io/organization"
 _IN_CLUSTER_TOKEN = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
+
+API_CALLS = Counter(
+    "orgsettings_kube_api_calls_total", "Kubernetes API requests made.", ["verb", "resource"]
+)
+
+
+def api_calls_made() -> int:
+    """Kubernetes API requests this process made so far (the reconciler counts its passes')."""
+    return int(
+        sum(s.value for m in API_CALLS.collect() for s in m.samples if s.name.endswith("_total"))
+    )
 
 
 @dataclass
@@ -355,6 +367,7 @@ def _translated(
     exists_ok: bool = False,
 ) -> Iterator[_Missing]:
     """Turn client and network failures into ClusterError with a message safe to store."""
+    API_CALLS.labels(verb, resource).inc()
     missing = _Missing()
     where = f" in namespace “{namespace}”" if namespace else ""
     try:

@@ -8,6 +8,7 @@ development values and a warning says so.
 from __future__ import annotations
 
 import sys
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 
@@ -30,6 +31,10 @@ _DEV_KEYS = {
 }
 
 
+# Names of the keys that fell back to development values (`check --deploy` refuses them).
+DEVELOPMENT_KEYS_IN_USE: list[str] = []
+
+
 def _key(name: str) -> str:
     value = env.str(name, default="")
     if value:
@@ -40,6 +45,7 @@ def _key(name: str) -> str:
         )
     if "pytest" not in sys.modules:
         print(f"WARNING: {name} is not set; using the development-only fallback.", file=sys.stderr)
+    DEVELOPMENT_KEYS_IN_USE.append(name)
     return _DEV_KEYS[name]
 
 
@@ -75,15 +81,19 @@ INSTALLED_APPS = [
     "pullhealth",
     "django_tasks",
     "django_tasks_db",
+    "operations",
 ]
 
 STATIC_MANIFEST = env.bool("STATIC_MANIFEST", default=not DEBUG)
 
 MIDDLEWARE = [
+    # First: answers the probes and /metrics before any Host or HTTPS check (see the module).
+    "operations.middleware.operations_endpoints",
+    "operations.middleware.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
-    # Serves the collected static files in production; development uses runserver's own.
-    *(["whitenoise.middleware.WhiteNoiseMiddleware"] if STATIC_MANIFEST else []),
+    # Serves the collected static files in production, and the app's own under `make run`.
+    *(["whitenoise.middleware.WhiteNoiseMiddleware"] if STATIC_MANIFEST or DEBUG else []),
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -158,7 +168,12 @@ STORAGES = {
     },
 }
 
+# `make run` serves static files from the apps' folders through gunicorn, as runserver would.
+WHITENOISE_USE_FINDERS = DEBUG and not STATIC_MANIFEST
+WHITENOISE_AUTOREFRESH = DEBUG
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
 
 # HTTPS: on by default outside DEBUG; a test deployment behind plain HTTP can switch each off.
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
@@ -201,12 +216,34 @@ CONTENT_SECURITY_POLICY = {
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 
+# "json": one JSON object per line, with the request ID and organization (see operations/logs.py).
+LOG_FORMAT = env.str("LOG_FORMAT", default="text")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"context": {"()": "operations.logs.RequestContextFilter"}},
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "operations.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["context"],
+            "formatter": "json" if LOG_FORMAT == "json" else "text",
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
+
+# Operations: probes, metrics and the production server (see docs/operators.md, "Deploying").
+# /metrics answers clients in these networks (comma-separated CIDRs), or a Bearer token.
+METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=[])
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# The worker and the reconciler write their heartbeat files here; their probes read them.
+HEARTBEAT_DIR = env.path("HEARTBEAT_DIR", default=Path(tempfile.gettempdir()) / "orgsettings")
+# gunicorn reads the same variable (gunicorn.conf.py); the check compares it with the probe's.
+GUNICORN_TIMEOUT = env.int("GUNICORN_TIMEOUT", default=30)
 
 # Delivery: pushing image-pull Secrets to each organization's targets (see the README).
 REGISTRY_SYNC_ENABLED = env.bool("REGISTRY_SYNC_ENABLED", default=True)

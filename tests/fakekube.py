@@ -7,6 +7,11 @@ resourceVersion, the three PATCH flavours, and the `default` ServiceAccount that
 creates shortly after its namespace. Tests drive misbehaviour through switches: an unreachable
 port, slow responses, injected failures, a forbidden mode and concurrent writers.
 
+It also answers API discovery (/api, /apis and each group version's resource list) for the
+kinds the product's deploy/ manifests hold, so that `kubectl apply --dry-run=client` can map
+them to URLs. It stores none of those other kinds: reading one answers 404, which is what a
+dry run against a cluster that does not have them yet sees.
+
 Standard library only, so the fake cannot lean on the client it is meant to check. Use the
 fixtures through `pytest_plugins = ["tests.fakekube"]` in the root conftest, or import them.
 """
@@ -122,6 +127,67 @@ def _resource(kind: str) -> _Resource:
         return _RESOURCE_ALIASES[kind.lower()]
     except KeyError:
         raise ValueError(f"the fake serves no kind {kind!r}") from None
+
+
+def _api_resources(namespaced: list[tuple[str, str]], cluster: list[tuple[str, str]]) -> list:
+    verbs = ["create", "delete", "get", "list", "patch", "update", "watch"]
+    return [
+        {
+            "name": plural,
+            "singularName": kind.lower(),
+            "namespaced": scope,
+            "kind": kind,
+            "verbs": verbs,
+        }
+        for scope, kinds in ((True, namespaced), (False, cluster))
+        for plural, kind in kinds
+    ]
+
+
+# group version: (namespaced (plural, kind), cluster-scoped (plural, kind))
+DISCOVERY = {
+    "v1": (
+        [
+            ("configmaps", "ConfigMap"),
+            ("pods", "Pod"),
+            ("secrets", "Secret"),
+            ("serviceaccounts", "ServiceAccount"),
+            ("services", "Service"),
+        ],
+        [("namespaces", "Namespace")],
+    ),
+    "apps/v1": ([("deployments", "Deployment"), ("replicasets", "ReplicaSet")], []),
+    "batch/v1": ([("cronjobs", "CronJob"), ("jobs", "Job")], []),
+    "policy/v1": ([("poddisruptionbudgets", "PodDisruptionBudget")], []),
+    "rbac.authorization.k8s.io/v1": (
+        [("rolebindings", "RoleBinding"), ("roles", "Role")],
+        [("clusterrolebindings", "ClusterRoleBinding"), ("clusterroles", "ClusterRole")],
+    ),
+}
+
+
+def _discovery(path: str) -> dict[str, Any] | None:
+    """The legacy (unaggregated) discovery document at `path`, or None."""
+    if path == "/api":
+        return {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []}
+    if path == "/apis":
+        groups = []
+        for group_version in DISCOVERY:
+            if "/" not in group_version:
+                continue
+            group, version = group_version.split("/")
+            preferred = {"groupVersion": group_version, "version": version}
+            groups.append({"name": group, "versions": [preferred], "preferredVersion": preferred})
+        return {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}
+    group_version = path.removeprefix("/api/").removeprefix("/apis/")
+    if group_version not in DISCOVERY or path.startswith("/api/") != ("/" not in group_version):
+        return None
+    return {
+        "kind": "APIResourceList",
+        "apiVersion": "v1",
+        "groupVersion": group_version,
+        "resources": _api_resources(*DISCOVERY[group_version]),
+    }
 
 
 class Request(NamedTuple):
@@ -1169,9 +1235,11 @@ class FakeKubeServer:
         *,
         default_sa_delay: float | None = 0.2,
         create_default_sa: bool = True,
-        token: str = DEFAULT_TOKEN,
+        token: str | None = DEFAULT_TOKEN,
         user: str = DEFAULT_USER,
     ) -> None:
+        """`token=None` serves without authentication, as the API server's old insecure port
+        did: kubectl sends no bearer token over plain HTTP."""
         self._defaults = (default_sa_delay, create_default_sa)
         self.token = token
         self.user = user
@@ -1227,7 +1295,7 @@ class FakeKubeServer:
             "apiVersion": "v1",
             "kind": "Config",
             "clusters": [{"name": "fake", "cluster": {"server": self.url}}],
-            "users": [{"name": "fake-admin", "user": {"token": self.token}}],
+            "users": [{"name": "fake-admin", "user": {"token": self.token} if self.token else {}}],
             "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "fake-admin"}}],
             "current-context": "fake",
         }
@@ -1918,7 +1986,7 @@ class FakeKubeServer:
 
     def _reply(self, request: Request, headers: Any, body: bytes) -> _Reply:
         try:
-            if headers.get("Authorization") != f"Bearer {self.token}":
+            if self.token is not None and headers.get("Authorization") != f"Bearer {self.token}":
                 raise _ApiError(_status(401, "Unauthorized", "Unauthorized"))
             target = self._route(request)
             self._inject_failure(request, target)
@@ -1936,6 +2004,10 @@ class FakeKubeServer:
             if method != "GET":
                 raise _method_not_allowed()
             return _Target(None, "version")
+        if _discovery(request.path.rstrip("/")) is not None:
+            if method != "GET":
+                raise _method_not_allowed()
+            return _Target(None, "discovery", name=request.path.rstrip("/"))
         parts = [unquote(part) for part in request.path.strip("/").split("/")]
         if parts[:3] == ["apis", "apps", "v1"] and len(parts) > 3:
             return self._route_apps(request, parts[3:])
@@ -1988,7 +2060,8 @@ class FakeKubeServer:
 
     def _forbidden(self, target: _Target) -> _ApiError:
         if target.resource is None:
-            message = f'forbidden: User "{self.user}" cannot get path "/version"'
+            path = target.name or "/version"
+            message = f'forbidden: User "{self.user}" cannot get path "{path}"'
             return _ApiError(_status(403, "Forbidden", message, {}))
         plural = target.resource.plural
         namespace = target.name if plural == "namespaces" else target.namespace
@@ -2005,6 +2078,8 @@ class FakeKubeServer:
         self, target: _Target, request: Request, content_type: str, body: bytes
     ) -> _Reply:
         resource = target.resource
+        if target.verb == "discovery":
+            return _Reply(200, _discovery(target.name or "") or {})
         if resource is None:
             return _Reply(
                 200,

@@ -713,3 +713,50 @@ def test_seeded_object_is_served_to_the_client(core, fake_kube, namespace):
     assert fake_kube.requests == [
         ("GET", f"/api/v1/namespaces/{namespace}/serviceaccounts/builder", {})
     ]
+
+
+# --- discovery, for kubectl --------------------------------------------------------------------
+
+
+def test_discovery_lists_core_and_group_versions(fake_kube, kubeconfig_path):
+    api_client = config.new_client_from_config(config_file=str(kubeconfig_path))
+    try:
+        assert client.CoreApi(api_client).get_api_versions().versions == ["v1"]
+        groups = {g.name for g in client.ApisApi(api_client).get_api_versions().groups}
+        assert {"apps", "batch", "rbac.authorization.k8s.io"} <= groups
+        core = {r.name: r.kind for r in client.CoreV1Api(api_client).get_api_resources().resources}
+        assert core["secrets"] == "Secret"
+        assert core["namespaces"] == "Namespace"
+        apps = client.AppsV1Api(api_client).get_api_resources()
+        assert {r.name for r in apps.resources} >= {"deployments"}
+    finally:
+        api_client.close()
+
+
+def test_kinds_it_only_lists_in_discovery_are_not_found(fake_kube, kubeconfig_path):
+    from kubernetes.client.exceptions import ApiException
+
+    api_client = config.new_client_from_config(config_file=str(kubeconfig_path))
+    try:
+        with pytest.raises(ApiException) as error:
+            client.AppsV1Api(api_client).read_namespaced_deployment("web", "platform")
+        assert error.value.status == 404
+    finally:
+        api_client.close()
+
+
+def test_without_a_token_it_serves_anyone(tmp_path):
+    from tests.fakekube import FakeKubeServer
+
+    server = FakeKubeServer(token=None).start()
+    try:
+        server.add_namespace("open")
+        kubeconfig = server.write_kubeconfig(tmp_path / "kubeconfig")
+        api_client = config.new_client_from_config(config_file=str(kubeconfig))
+        try:
+            names = {n.metadata.name for n in client.CoreV1Api(api_client).list_namespace().items}
+            assert names == {"open"}
+        finally:
+            api_client.close()
+    finally:
+        server.stop()

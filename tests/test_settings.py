@@ -44,8 +44,12 @@ def manage(*args, **env_overrides):
     )
 
 
-def test_deploy_check_is_clean_when_configured_for_production():
-    result = manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION)
+def test_deploy_check_is_clean_when_configured_for_production(tmp_path):
+    # Production serves collected static files: the check wants their manifest there.
+    static = {"STATIC_ROOT": str(tmp_path)}
+    collected = manage("collectstatic", "--noinput", "--verbosity", "0", **PRODUCTION, **static)
+    assert collected.returncode == 0, collected.stderr
+    result = manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION, **static)
     assert result.returncode == 0, result.stderr + result.stdout
     assert "no issues" in result.stdout
 

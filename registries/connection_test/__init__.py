@@ -22,7 +22,7 @@ from .address_policy import parse_networks
 from .login_flow import probe_registry
 from .options import ProbeOptions, parse_rate, probe_options
 from .rate_limit import take_test_slot
-from .report import OUTCOMES, ProbeResult, Report, report_for
+from .report import OUTCOMES, TESTS, ProbeResult, Report, report_for
 from .transport import build_ssl_context
 
 __all__ = [
@@ -59,4 +59,5 @@ def check_login(registry) -> Report:
         secret=registry.login_secret,
         options=probe_options(),
     )
+    TESTS.labels(result.outcome).inc()
     return report_for(result)

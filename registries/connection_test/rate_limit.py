@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from .options import parse_rate
-from .report import Report
+from .report import TESTS, Report
 
 
 def take_test_slot(user) -> Report | None:
@@ -36,6 +36,7 @@ def take_test_slot(user) -> Report | None:
         retry_after = 1
     else:
         retry_after = max(1, math.ceil(min(taken.values()) + rate.seconds - now))
+    TESTS.labels("throttled").inc()
     return Report(
         title="Too many tests",
         message=(

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from prometheus_client import Counter
+
 OUTCOMES = (
     "ok",
     "unauthorized",
@@ -44,6 +46,12 @@ _LOGINS = {
     "basic": "Login: Basic (username and password).",
     "bearer": "Login: Bearer (a token from the registry's token service).",
 }
+
+TESTS = Counter(
+    "orgsettings_connection_tests_total",
+    "Connection tests, by outcome (probe outcomes, or `throttled` when our rate limit refused one).",
+    ["outcome"],
+)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ queue, every few seconds, the delivery runs that a killed worker left RUNNING.""
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from collections.abc import Iterator
 
@@ -13,9 +14,13 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
-from delivery import services, tasks
+from delivery import kube, services, tasks
 from delivery.models import Cluster
+from operations import heartbeat
+from operations.passes import record_pass
 from orgsettings.models import Organization
+
+logger = logging.getLogger(__name__)
 
 # pg_advisory_lock key: one active reconciler per database, however many replicas run.
 ADVISORY_LOCK_KEY = 0x0F65E771
@@ -50,14 +55,16 @@ class Command(BaseCommand):
             raise CommandError(f"No organization with slug “{org}”.")
         if interval <= 0:
             raise CommandError("--interval must be a positive number of seconds.")
+        self.interval = interval
         if not settings.REGISTRY_SYNC_ENABLED:
-            self.stderr.write("Delivery is turned off (REGISTRY_SYNC_ENABLED=false).")
+            self._say("Delivery is turned off (REGISTRY_SYNC_ENABLED=false).", error=True)
             return
         if services.environment_cluster_adopt() is not None:
-            self.stdout.write("Recorded the cluster of KUBECONFIG (or in-cluster) as “default”.")
+            self._say("Recorded the cluster of KUBECONFIG (or in-cluster) as “default”.")
         if not Cluster.objects.exists():
-            self.stderr.write(
-                "No cluster configured (add one with add_cluster, set KUBECONFIG, or run in a pod)."
+            self._say(
+                "No cluster configured (add one with add_cluster, set KUBECONFIG, or run in a pod).",
+                error=True,
             )
         if not loop:
             tasks.recover_stale_runs()
@@ -66,7 +73,8 @@ class Command(BaseCommand):
                 raise CommandError(f"{failed} target(s) could not be synced.")
             return
         done = 0
-        with self._leadership() as wait_for_lead:
+        # The heartbeat file is what the reconciler Deployment's probes read.
+        with heartbeat.running("reconciler"), self._leadership() as wait_for_lead:
             while True:
                 if wait_for_lead():
                     tasks.recover_stale_runs()
@@ -86,17 +94,35 @@ class Command(BaseCommand):
     def _pass(self, org: str | None) -> int:
         from delivery.reconcile import reconcile
 
+        started, calls = time.monotonic(), kube.api_calls_made()
         report = reconcile(org)
+        if org is None:
+            record_pass(
+                # Complete: every cluster was read (a target may still have failed).
+                complete=not report.cluster_errors,
+                duration=time.monotonic() - started,
+                api_calls=kube.api_calls_made() - calls,
+                targets=report.targets,
+                failed=len(report.errors),
+                interval=self.interval,
+            )
         for name, error in sorted(report.cluster_errors.items()):
             detail = f" ({error.detail})" if error.detail else ""
-            self.stderr.write(f"Cluster {name}: {error.message}{detail}")
+            self._say(f"Cluster {name}: {error.message}{detail}", error=True)
         for where, message in sorted(report.errors.items()):
-            self.stderr.write(f"{where}: {message}")
+            self._say(f"{where}: {message}", error=True)
         for removed in report.removed:
-            self.stdout.write(f"Removed {removed}")
+            self._say(f"Removed {removed}")
         in_sync = report.targets - len(report.errors)
-        self.stdout.write(f"{in_sync}/{report.targets} targets in sync, {report.writes} write(s).")
+        self._say(f"{in_sync}/{report.targets} targets in sync, {report.writes} write(s).")
         return len(report.errors)
+
+    def _say(self, message: str, *, error: bool = False) -> None:
+        """To the terminal as text; with LOG_FORMAT=json, as log lines like everything else."""
+        if settings.LOG_FORMAT == "json":
+            logger.log(logging.WARNING if error else logging.INFO, message)
+        else:
+            (self.stderr if error else self.stdout).write(message)
 
     @contextlib.contextmanager
     def _leadership(self) -> Iterator:
@@ -114,7 +140,7 @@ class Command(BaseCommand):
                     cursor.execute("SELECT pg_try_advisory_lock(%s)", [ADVISORY_LOCK_KEY])
                     held = cursor.fetchone()[0]
                 if not held and not quiet:
-                    self.stdout.write("Another reconciler is active; standing by.")
+                    self._say("Another reconciler is active; standing by.")
             return held
 
         try:

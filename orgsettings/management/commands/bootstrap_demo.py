@@ -5,6 +5,7 @@ Prints the login once; does nothing when any user exists, so it is safe on every
 
 from __future__ import annotations
 
+import os
 import secrets
 
 from django.contrib.auth import get_user_model
@@ -29,8 +30,10 @@ class Command(BaseCommand):
                 username="demo", password=password, is_staff=True, is_superuser=True
             )
             organization_create(slug="demo", name="Demo Organization", owner=owner)
+        # `make run` and `make serve` listen on PORT (8000 unless set).
+        port = os.environ.get("PORT", "8000")
         self.stdout.write(
-            "Created the demo organization and its owner. Log in at http://127.0.0.1:8000/ with:"
+            f"Created the demo organization and its owner. Log in at http://127.0.0.1:{port}/ with:"
         )
         self.stdout.write(f"Username: {owner.get_username()}")
         self.stdout.write(f"Password: {password}")
