@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from registries.models import ContainerRegistry, SyncStatus
+from delivery.models import TargetStatus
 from tests.factories import RegistryFactory
 
 from .conftest import log_in, new_page, screenshot
@@ -27,12 +27,12 @@ LOOPBACK = "127.0.0.1:5999"
 def open_polling_table(page: Page, user) -> None:
     log_in(page, user)
     page.goto(PAGE_URL)
-    # Count the table's refreshes, to click only after it has been replaced at least once.
+    # Count the delivery poll's answers, to click only after the page has refreshed at least once.
     page.evaluate(
         """() => {
           window.__polls = 0;
           document.addEventListener("htmx:beforeSwap", (event) => {
-            if (event.detail.elt && event.detail.elt.id === "registry-table") window.__polls++;
+            if (event.detail.elt && event.detail.elt.id === "delivery-poll") window.__polls++;
           });
         }"""
     )
@@ -40,7 +40,7 @@ def open_polling_table(page: Page, user) -> None:
 
 def wait_for_refreshes(page: Page, count: int = 1) -> None:
     start = page.evaluate("window.__polls")
-    page.wait_for_function(f"window.__polls >= {start + count}")
+    page.wait_for_function("(n) => window.__polls >= n", arg=start + count)
 
 
 def use_every_control(page: Page, name: str) -> None:
@@ -73,21 +73,19 @@ def test_dialog_and_row_test_work_while_the_table_polls_and_after_it_settles(
 ):
     RegistryFactory(organization=organization, display_name="Harbor", address=LOOPBACK)
     RegistryFactory(organization=organization, display_name="Quay", address="quay.io")
-    assert set(ContainerRegistry.objects.values_list("sync_status", flat=True)) == {
-        SyncStatus.PENDING
-    }
+    assert organization.delivery_targets.get().status == TargetStatus.PENDING
     open_polling_table(page, owner)
     table = page.locator("#registry-table")
-    expect(table).to_have_attribute("hx-trigger", "every 2s")
-    expect(table.get_by_text("Pending")).to_have_count(2)
+    expect(page.locator("#delivery-poll")).to_have_attribute("hx-trigger", "every 2s")
+    expect(table.locator('td[data-label="Status"]', has_text="Pending")).to_have_count(2)
 
     for _ in range(2):
         wait_for_refreshes(page)
         use_every_control(page, "Harbor")
 
     pending_cluster.release()
-    expect(table.get_by_text("Synced")).to_have_count(2)
-    expect(table).not_to_have_attribute("hx-trigger", "every 2s")
+    expect(table.locator('td[data-label="Status"]', has_text="Synced")).to_have_count(2)
+    expect(page.locator("#delivery-poll[hx-trigger]")).to_have_count(0)
     for _ in range(2):
         use_every_control(page, "Harbor")
 
@@ -125,10 +123,10 @@ def test_saves_in_the_dialog_work_while_the_table_polls(page, owner, organizatio
 
     pending_cluster.release()
     table = page.locator("#registry-table")
-    expect(table.get_by_text("Synced")).to_have_count(2)
+    expect(table.locator('td[data-label="Status"]', has_text="Synced")).to_have_count(2)
     secret = pending_cluster.cluster.get_object("secret", "org-acme", "org-registry-credentials")
     assert secret is not None
-    assert set(ContainerRegistry.objects.values_list("display_name", flat=True)) == {
+    assert set(organization.registries.values_list("display_name", flat=True)) == {
         "Harbor (on-prem)",
         "GitHub packages",
     }
@@ -146,7 +144,9 @@ def test_a_rows_test_result_stays_through_the_tables_refreshes(
     wait_for_refreshes(page, 2)
     expect(result).to_be_visible()
     pending_cluster.release()
-    expect(page.locator("#registry-table").get_by_text("Synced")).to_have_count(1)
+    expect(
+        page.locator("#registry-table").locator('td[data-label="Status"]', has_text="Synced")
+    ).to_have_count(1)
     expect(result).to_be_visible()
 
 
@@ -156,8 +156,7 @@ def test_a_save_on_a_settled_table_starts_polling_until_its_sync_is_done(
     harbor = RegistryFactory(organization=organization, display_name="Harbor", address=LOOPBACK)
     pending_cluster.release()
     open_polling_table(page, owner)
-    table = page.locator("#registry-table")
-    expect(table).not_to_have_attribute("hx-trigger", "every 2s")
+    expect(page.locator("#delivery-poll[hx-trigger]")).to_have_count(0)
 
     page.get_by_role("link", name="Edit Harbor").click()
     dialog = page.locator("#app-dialog")
@@ -166,10 +165,10 @@ def test_a_save_on_a_settled_table_starts_polling_until_its_sync_is_done(
 
     expect(dialog).to_be_hidden()
     expect(page.locator(f"#registry-{harbor.pk}")).to_contain_text("Pending")
-    expect(table).to_have_attribute("hx-trigger", "every 2s")
+    expect(page.locator("#delivery-poll")).to_have_attribute("hx-trigger", "every 2s")
     pending_cluster.release()
     expect(page.locator(f"#registry-{harbor.pk}")).to_contain_text("Synced")
-    expect(table).not_to_have_attribute("hx-trigger", "every 2s")
+    expect(page.locator("#delivery-poll[hx-trigger]")).to_have_count(0)
 
 
 @pytest.mark.parametrize(
@@ -184,15 +183,20 @@ def test_screenshots_of_a_pending_and_a_failing_table_with_the_dialog_open(
     harbor = RegistryFactory(
         organization=organization, display_name="Harbor", address="harbor.example.com"
     )
-    ContainerRegistry.objects.filter(pk=harbor.pk).update(
-        sync_status=SyncStatus.ERROR, sync_error="Namespace org-acme does not exist."
+    # The cluster holds GitHub's entry, and Harbor's delivery failed.
+    github = organization.registries.get(display_name="GitHub packages")
+    organization.delivery_targets.update(
+        status=TargetStatus.ERROR,
+        error_kind="namespace-missing",
+        error="Namespace “org-acme” does not exist.",
+        delivered_versions={str(github.pk): github.version},
     )
     page = new_page(browser, live_server, viewport=viewport)
     try:
         page.emulate_media(reduced_motion="reduce")
         open_polling_table(page, owner)
-        expect(page.locator("#registry-table").get_by_text("Pending")).to_have_count(1)
-        expect(page.locator("#registry-table").get_by_text("Error")).to_have_count(1)
+        expect(page.locator(f"#registry-{github.pk}").get_by_text("Synced")).to_have_count(1)
+        expect(page.locator(f"#registry-{harbor.pk}").get_by_text("Not synced")).to_have_count(1)
         screenshot(
             page,
             f"pending-{name}",
