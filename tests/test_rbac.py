@@ -70,6 +70,9 @@ def full_lifecycle(cluster, organization, policy) -> None:
     organization.save()
     run_tasks()
     assert cluster.get_object("secrets", "team-acme", SECRET) is not None
+    assert cluster.get_object("secrets", "org-acme", SECRET) is None
+    default = cluster.get_object("serviceaccounts", "org-acme", "default")
+    assert SECRET not in [ref["name"] for ref in default.get("imagePullSecrets") or []]
     registry_delete(registry, actor=None)
     run_tasks()
     organization.delete()
