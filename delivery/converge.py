@@ -18,6 +18,8 @@ from .dockerconfig import SECRET_TYPE, decode_config
 from .kube import Cluster, ClusterError, SecretState, ServiceAccountState
 
 _CONFLICT_RETRIES = 5
+# Errors that no other namespace of the cluster would answer differently.
+_CLUSTER_WIDE_TROUBLE = {"unreachable", "timeout", "unauthorized", "server-error"}
 
 
 def secret_name() -> str:
@@ -55,6 +57,8 @@ def cluster_snapshot(cluster: Cluster, namespaces: set[str]) -> Snapshot:
             try:
                 _read_namespace(cluster, snapshot, namespace, slug=None)
             except ClusterError as error:
+                if error.kind in _CLUSTER_WIDE_TROUBLE:
+                    raise  # the next namespace would only wait for the same answer
                 snapshot.unreadable[namespace] = error
         return snapshot
     snapshot = Snapshot(namespaces=cluster.list_namespaces())

@@ -177,3 +177,15 @@ def test_namespaced_scope_an_unprovisioned_namespace_fails_only_its_own_target(
     policy.provision("org-beta")
     reconcile()
     assert beta.delivery_targets.get().status == TargetStatus.SYNCED
+
+
+def test_namespaced_scope_an_unreachable_cluster_is_one_error_not_one_wait_per_namespace(
+    cluster, organization, settings
+):
+    settings.REGISTRY_RBAC_SCOPE = "namespaced"
+    cluster.add_namespace("org-beta")
+    OrganizationFactory(slug="beta", namespace="org-beta")
+    with cluster.unreachable():
+        report = reconcile()
+    assert report.cluster_errors["main"].kind == "unreachable"
+    assert set(report.errors) == {"acme on main", "beta on main"}
