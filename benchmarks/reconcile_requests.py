@@ -1,6 +1,7 @@
 """How many Kubernetes API requests one reconcile pass makes, for 1 and 2 clusters x 1, 100
 and 1,000 organizations (one registry each): when the clusters are empty, when every
-organization has drifted, and when everything is already in sync. Runs against the test
+organization has drifted, and when everything is already in sync; then, on lines "ns:", with
+REGISTRY_RBAC_SCOPE=namespaced, which reads each namespace on its own. Runs against the test
 suite's fake API server over HTTP, one server per cluster.
 
     .venv/bin/python benchmarks/reconcile_requests.py [COUNTS...]
@@ -31,6 +32,7 @@ import django  # noqa: E402
 
 django.setup()
 
+from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 
 from delivery import kube  # noqa: E402
@@ -54,6 +56,16 @@ def measure(servers: list[FakeKubeServer], label: str) -> None:
         f"    {label:<14} {total:>6} requests ({detail}); {report.writes} writes; "
         f"{elapsed:6.2f} s; errors {len(report.errors)}"
     )
+
+
+def drift(servers: list[FakeKubeServer]) -> None:
+    for server in servers:
+        for secret in server.objects("secrets"):
+            secret["data"][".dockerconfigjson"] = "eyJhdXRocyI6e319"
+            server.put_object(secret)
+        for account in server.objects("serviceaccounts"):
+            account["imagePullSecrets"] = []
+            server.put_object(account)
 
 
 def main(counts: list[int]) -> None:
@@ -100,15 +112,15 @@ def main(counts: list[int]) -> None:
                 used = servers[:cluster_count]
                 print(f"{cluster_count} cluster(s), {count} organization(s):")
                 measure(used, "empty cluster")
-                for server in used:
-                    for secret in server.objects("secrets"):
-                        secret["data"][".dockerconfigjson"] = "eyJhdXRocyI6e319"
-                        server.put_object(secret)
-                    for account in server.objects("serviceaccounts"):
-                        account["imagePullSecrets"] = []
-                        server.put_object(account)
+                drift(used)
                 measure(used, "all drifted")
                 measure(used, "in sync")
+                # REGISTRY_RBAC_SCOPE=namespaced: a LIST and a GET per namespace instead.
+                settings.REGISTRY_RBAC_SCOPE = "namespaced"
+                drift(used)
+                measure(used, "ns: drifted")
+                measure(used, "ns: in sync")
+                settings.REGISTRY_RBAC_SCOPE = "cluster"
     finally:
         for server in servers:
             server.stop()

@@ -18,28 +18,49 @@ from .dockerconfig import SECRET_TYPE, decode_config
 from .kube import Cluster, ClusterError, SecretState, ServiceAccountState
 
 _CONFLICT_RETRIES = 5
+# Errors that no other namespace of the cluster would answer differently.
+_CLUSTER_WIDE_TROUBLE = {"unreachable", "timeout", "unauthorized", "server-error"}
 
 
 def secret_name() -> str:
     return settings.REGISTRY_SECRET_NAME
 
 
+def namespaced() -> bool:
+    """The namespaced RBAC scope: no cluster-wide request for Secrets or ServiceAccounts."""
+    return settings.REGISTRY_RBAC_SCOPE == "namespaced"
+
+
 @dataclass
 class Snapshot:
     """What a cluster holds that delivery needs: our Secrets and the ServiceAccounts named in
-    REGISTRY_SERVICE_ACCOUNTS, by namespace. `namespaces` is None when not listed."""
+    REGISTRY_SERVICE_ACCOUNTS, by namespace. `namespaces` is None when not listed;
+    `unreadable` holds the namespaces (namespaced scope) whose reads failed, with the error."""
 
     namespaces: set[str] | None = None
     secrets: dict[tuple[str, str], SecretState] = field(default_factory=dict)
     service_accounts: dict[tuple[str, str], ServiceAccountState] = field(default_factory=dict)
+    unreadable: dict[str, ClusterError] = field(default_factory=dict)
     writes: int = 0
 
     def secret(self, namespace: str) -> SecretState | None:
         return self.secrets.get((namespace, secret_name()))
 
 
-def cluster_snapshot(cluster: Cluster) -> Snapshot:
-    """A whole cluster, with a fixed number of paged LIST calls whatever its size."""
+def cluster_snapshot(cluster: Cluster, namespaces: set[str]) -> Snapshot:
+    """A whole cluster, with a fixed number of paged LIST calls whatever its size; in the
+    namespaced scope, `namespaces` one by one (a LIST and a GET per ServiceAccount name each),
+    where a namespace that cannot be read fails only its own targets."""
+    if namespaced():
+        snapshot = Snapshot()
+        for namespace in sorted(namespaces):
+            try:
+                _read_namespace(cluster, snapshot, namespace, slug=None)
+            except ClusterError as error:
+                if error.kind in _CLUSTER_WIDE_TROUBLE:
+                    raise  # the next namespace would only wait for the same answer
+                snapshot.unreadable[namespace] = error
+        return snapshot
     snapshot = Snapshot(namespaces=cluster.list_namespaces())
     for secret in cluster.list_managed_secrets():
         snapshot.secrets[(secret.namespace, secret.name)] = secret
@@ -51,16 +72,37 @@ def cluster_snapshot(cluster: Cluster) -> Snapshot:
 
 def organization_snapshot(cluster: Cluster, slug: str, namespaces: set[str]) -> Snapshot:
     """One organization: its Secrets by label, cluster-wide (which also finds the ones left in
-    a namespace it moved away from), and the ServiceAccounts of those namespaces."""
+    a namespace it moved away from), and the ServiceAccounts of those namespaces. In the
+    namespaced scope only `namespaces` are read."""
     snapshot = Snapshot()
+    if namespaced():
+        for namespace in sorted(namespaces):
+            _read_namespace(cluster, snapshot, namespace, slug=slug)
+        return snapshot
     for secret in cluster.list_managed_secrets(slug):
         snapshot.secrets[(secret.namespace, secret.name)] = secret
     for namespace in namespaces | {ns for ns, _ in snapshot.secrets}:
-        for name in settings.REGISTRY_SERVICE_ACCOUNTS:
-            account = cluster.read_service_account(namespace, name)
-            if account is not None:
-                snapshot.service_accounts[(namespace, name)] = account
+        _read_service_accounts(cluster, snapshot, namespace)
     return snapshot
+
+
+def _read_namespace(cluster: Cluster, snapshot: Snapshot, namespace: str, *, slug) -> None:
+    try:
+        secrets = list(cluster.list_managed_secrets(slug, namespace=namespace))
+    except ClusterError as error:
+        if error.kind != "namespace-missing":
+            raise
+        return  # converge answers for the missing namespace
+    for secret in secrets:
+        snapshot.secrets[(secret.namespace, secret.name)] = secret
+    _read_service_accounts(cluster, snapshot, namespace)
+
+
+def _read_service_accounts(cluster: Cluster, snapshot: Snapshot, namespace: str) -> None:
+    for name in settings.REGISTRY_SERVICE_ACCOUNTS:
+        account = cluster.read_service_account(namespace, name)
+        if account is not None:
+            snapshot.service_accounts[(namespace, name)] = account
 
 
 def in_sync(snapshot: Snapshot, slug: str, namespace: str, digest: str) -> bool:

@@ -83,7 +83,7 @@ def deliver(organization_id: int) -> Outcome:
 
 def _remove_target(target: DeliveryTarget, outcome: Outcome) -> None:
     try:
-        _remove_from(target.cluster, target.organization.slug)
+        _remove_from(target.cluster, target.organization.slug, {target.namespace})
     except ClusterError as error:
         outcomes.record([outcomes.Result(target, error=error)])
         DeliveryTarget.objects.filter(pk=target.pk).update(status=TargetStatus.REMOVING)
@@ -93,9 +93,11 @@ def _remove_target(target: DeliveryTarget, outcome: Outcome) -> None:
     DeliveryTarget.objects.filter(pk=target.pk, status=TargetStatus.REMOVING).delete()
 
 
-def _remove_from(cluster_row: Cluster, slug: str) -> None:
+def _remove_from(cluster_row: Cluster, slug: str, namespaces: set[str]) -> None:
+    """Remove the organization's Secrets from the cluster: all of them found by label, or in
+    the namespaced RBAC scope those in `namespaces`."""
     cluster = kube.connect(cluster_row)
-    snapshot = converge.organization_snapshot(cluster, slug, set())
+    snapshot = converge.organization_snapshot(cluster, slug, namespaces)
     converge.remove_strays(cluster, snapshot, set(), slug=slug)
 
 
@@ -103,12 +105,12 @@ def remove_deleted(slug: str, placements: list[tuple[int, str]]) -> str:
     """After an organization was deleted: remove its Secrets and our references."""
     clusters = Cluster.objects.in_bulk([cluster_id for cluster_id, _ in placements])
     failed = []
-    for cluster_id, _namespace in placements:
+    for cluster_id, namespace in placements:
         cluster_row = clusters.get(cluster_id)
         if cluster_row is None:
             continue
         try:
-            _remove_from(cluster_row, slug)
+            _remove_from(cluster_row, slug, {namespace})
         except ClusterError as error:
             # The reconciler removes what no organization accounts for.
             logger.warning("Removing %s from %s failed: %s", slug, cluster_row.name, error.message)

@@ -199,7 +199,7 @@ class Cluster:
         """Every item of a LIST, read page by page as raw JSON (no model objects)."""
         token = None
         while True:
-            with _translated("list", resource):
+            with _translated("list", resource, query.get("namespace")):
                 response = call(
                     limit=settings.DELIVERY_LIST_PAGE_SIZE,
                     _continue=token,
@@ -213,11 +213,6 @@ class Cluster:
             if not token:
                 return
 
-    def namespace_exists(self, namespace: str) -> bool:
-        with _translated("read", "namespaces", namespace, missing_ok=True) as missing:
-            self.core.read_namespace(namespace, _request_timeout=self.timeout)
-        return not missing
-
     def create_namespace(self, namespace: str, labels: dict[str, str]) -> None:
         body = client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace, labels=labels))
         with _translated("create", "namespaces", namespace, exists_ok=True):
@@ -225,13 +220,26 @@ class Cluster:
 
     # Secrets
 
-    def list_managed_secrets(self, organization_slug: str | None = None) -> Iterator[SecretState]:
+    def list_managed_secrets(
+        self, organization_slug: str | None = None, *, namespace: str | None = None
+    ) -> Iterator[SecretState]:
+        """Our labelled Secrets (of one organization, or all): cluster-wide, or in `namespace`
+        only (the namespaced RBAC scope, which may not list Secrets cluster-wide)."""
         selector = f"{MANAGED_BY_LABEL}={MANAGED_BY}"
         if organization_slug:
             selector += f",{ORGANIZATION_LABEL}={organization_slug}"
-        for item in self._pages(
-            self.core.list_secret_for_all_namespaces, "secrets", label_selector=selector
-        ):
+        if namespace is None:
+            pages = self._pages(
+                self.core.list_secret_for_all_namespaces, "secrets", label_selector=selector
+            )
+        else:
+            pages = self._pages(
+                self.core.list_namespaced_secret,
+                "secrets",
+                namespace=namespace,
+                label_selector=selector,
+            )
+        for item in pages:
             yield _secret_state_from_json(item)
 
     def read_secret(self, namespace: str, name: str) -> SecretState | None:

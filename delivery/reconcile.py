@@ -1,7 +1,9 @@
 """The level-triggered safety net: every target of every organization (or of one), per cluster.
 
 Per cluster it reads the cluster with a fixed number of paged LIST calls (namespaces, our
-labelled Secrets, the ServiceAccounts by name) and the database with a fixed number of queries.
+labelled Secrets, the ServiceAccounts by name), or in the namespaced RBAC scope with a LIST and
+a GET per ServiceAccount name in each target's namespace, and the database with a fixed number
+of queries.
 A target whose Secret has the digest it last delivered, for the registry versions it holds, and
 whose references are in place is in sync without decrypting anything. Only the organizations
 that differ are decrypted and written, each write one request. Outcomes are stored in bulk.
@@ -85,7 +87,7 @@ def _reconcile_cluster(
     report.targets += len(targets)
     try:
         cluster = kube.connect(cluster_row)
-        snapshot = converge.cluster_snapshot(cluster)
+        snapshot = converge.cluster_snapshot(cluster, {t.namespace for t in targets})
     except ClusterError as error:
         report.cluster_errors[cluster_row.name] = error
         results = [
@@ -102,6 +104,11 @@ def _reconcile_cluster(
         if target.status == TargetStatus.REMOVING:
             continue
         wanted.add((target.organization.slug, target.namespace))
+        unreadable = snapshot.unreadable.get(target.namespace)
+        if unreadable is not None:
+            results.append(outcomes.Result(target, error=unreadable))
+            report.errors[f"{target.organization.slug} on {cluster_row.name}"] = unreadable.message
+            continue
         current = versions.get(target.organization_id, {})
         if target.delivered_versions == current and converge.in_sync(
             snapshot, target.organization.slug, target.namespace, target.delivered_digest

@@ -7,6 +7,7 @@ delivery exists: this module connects them.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db.models.signals import post_delete, post_save, pre_delete, pre_save
 from django.dispatch import receiver
 
@@ -51,9 +52,16 @@ def organization_saved(sender, instance: Organization, created: bool, **kwargs) 
         return
     # Targets that followed the organization's namespace move with it; the delivery removes
     # what was left in the old one.
-    DeliveryTarget.objects.filter(organization=instance, namespace=before["namespace"]).update(
-        namespace=instance.namespace
-    )
+    following = DeliveryTarget.objects.filter(organization=instance, namespace=before["namespace"])
+    if before["namespace"] != instance.namespace and settings.REGISTRY_RBAC_SCOPE == "namespaced":
+        # Reading one namespace at a time, the delivery cannot find the old namespace by label.
+        moved = [
+            (cluster_id, before["namespace"])
+            for cluster_id in following.values_list("cluster_id", flat=True)
+        ]
+        if moved:
+            tasks.enqueue_removal(before["slug"], moved)
+    following.update(namespace=instance.namespace)
     services.request_delivery(instance, reason="namespace changed")
 
 

@@ -253,6 +253,13 @@ KUBECONFIG = env.str("KUBECONFIG", default="")
 REGISTRY_SECRET_NAME = env.str("REGISTRY_SECRET_NAME", default="org-registry-credentials")
 REGISTRY_SERVICE_ACCOUNTS = env.list("REGISTRY_SERVICE_ACCOUNTS", default=["default"])
 REGISTRY_CREATE_NAMESPACES = env.bool("REGISTRY_CREATE_NAMESPACES", default=False)
+# "cluster": one labelled LIST cluster-wide (deploy/rbac.yaml); "namespaced": reads and writes
+# only in the organizations' namespaces, through a Role in each (deploy/components/namespaced-rbac).
+REGISTRY_RBAC_SCOPE = env.str("REGISTRY_RBAC_SCOPE", default="cluster")
+if REGISTRY_RBAC_SCOPE not in ("cluster", "namespaced"):
+    raise ImproperlyConfigured(
+        f"REGISTRY_RBAC_SCOPE must be cluster or namespaced, not {REGISTRY_RBAC_SCOPE!r}."
+    )
 REGISTRY_KUBE_CONNECT_TIMEOUT = env.float("REGISTRY_KUBE_CONNECT_TIMEOUT", default=3.0)
 REGISTRY_KUBE_READ_TIMEOUT = env.float("REGISTRY_KUBE_READ_TIMEOUT", default=10.0)
 # Retriable trouble (a `default` ServiceAccount not created yet, a timeout) is retried by a

@@ -196,6 +196,15 @@ class Request(NamedTuple):
     query: dict[str, str]
 
 
+class Access(NamedTuple):
+    """What RBAC checks of a resource request: namespace None is the cluster scope."""
+
+    verb: str
+    resource: str
+    namespace: str | None
+    name: str | None
+
+
 # ---------------------------------------------------------------------------------------------
 # Status bodies, shaped like k8s.io/apimachinery/pkg/api/errors builds them.
 
@@ -1262,6 +1271,8 @@ class FakeKubeServer:
         self._fail_all: _FailRule | None = None
         self._writer: _ConcurrentWriter | None = None
         self._delay = 0.0
+        self._authorizer: Callable[[Access], bool] | None = None
+        self._accesses: list[Access] = []
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -1390,6 +1401,29 @@ class FakeKubeServer:
         with self._lock:
             self._writer = _ConcurrentWriter(n, _resource(kind).plural, mutate)
 
+    # -- RBAC ------------------------------------------------------------------------------
+
+    def enforce_rbac(self, authorizer: Callable[[Access], bool] | None) -> None:
+        """Answer 403 Forbidden, as the RBAC authorizer does, to every resource request that
+        `authorizer` refuses (None: allow all). Every resource request's Access is recorded."""
+        with self._lock:
+            self._authorizer = authorizer
+
+    @property
+    def accesses(self) -> list[Access]:
+        with self._lock:
+            return list(self._accesses)
+
+    def _authorize(self, target: _Target) -> None:
+        if target.resource is None:
+            return
+        access = Access(target.verb, target.resource.plural, target.namespace, target.name)
+        with self._lock:
+            self._accesses.append(access)
+            authorizer = self._authorizer
+        if authorizer is not None and not authorizer(access):
+            raise self._forbidden(target)
+
     # -- request log -----------------------------------------------------------------------
 
     @property
@@ -1400,6 +1434,7 @@ class FakeKubeServer:
     def clear_requests(self) -> None:
         with self._lock:
             self._requests.clear()
+            self._accesses.clear()
 
     def count(self, method: str | None = None, path_contains: str | None = None) -> int:
         return sum(
@@ -1989,6 +2024,7 @@ class FakeKubeServer:
             if self.token is not None and headers.get("Authorization") != f"Bearer {self.token}":
                 raise _ApiError(_status(401, "Unauthorized", "Unauthorized"))
             target = self._route(request)
+            self._authorize(target)
             self._inject_failure(request, target)
             with self._lock:
                 return self._dispatch(target, request, headers.get("Content-Type", ""), body)

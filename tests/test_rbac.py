@@ -1,58 +1,49 @@
-"""deploy/rbac.yaml grants every request delivery and pull health make, and nothing needs more."""
+"""Each RBAC scope's manifests grant exactly the requests delivery makes in that scope.
+
+The fake API server enforces the policy read from deploy/ (tests/fakerbac.py) and records what
+RBAC checks of every request; a full lifecycle (create, edit, reconcile, drift, a namespace move,
+delete) must be refused nothing, and every rule of the manifests must be used by it.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-import yaml
-from kubernetes import config
 
+from delivery.models import TargetStatus
 from delivery.reconcile import reconcile
-from pullhealth.cluster_calls import PullHealthCalls
-from pullhealth.pods import DAEMON_SET, DEPLOYMENT, STATEFUL_SET
 from registries.models import AuthType
 from registries.services import registry_create, registry_delete, registry_update
 
+from . import fakerbac
 from .deliveries import run_tasks
+from .factories import OrganizationFactory
 
 pytestmark = pytest.mark.django_db
 
-RBAC = Path(__file__).resolve().parent.parent / "deploy" / "rbac.yaml"
-VERBS = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
+SECRET = "org-registry-credentials"
+# What delivery reads and writes; rules for other features' resources are theirs to prove.
+DELIVERY_RESOURCES = {"secrets", "serviceaccounts", "namespaces"}
+NAMESPACED = {
+    "manifest": "rbac.yaml",
+    "component": "components/namespaced-rbac",
+    "namespace_manifest": "namespace-rbac.yaml",
+}
 
 
-def cluster_role_rules() -> list[dict]:
-    documents = list(yaml.safe_load_all(RBAC.read_text()))
-    return next(d for d in documents if d["kind"] == "ClusterRole")["rules"]
+@pytest.fixture(params=["cluster", "namespaced"])
+def scope(request, settings, cluster):
+    """The RBAC scope in force, with the fake API server enforcing its manifests."""
+    settings.REGISTRY_RBAC_SCOPE = request.param
+    if request.param == "cluster":
+        policy = fakerbac.load("rbac.yaml")
+    else:
+        policy = fakerbac.load(**NAMESPACED)
+        policy.provision("org-acme")
+    cluster.enforce_rbac(policy)
+    return policy
 
 
-def verb_resource_name(method: str, path: str) -> tuple[str, str, str | None, str]:
-    """The RBAC verb, resource, name and API group a request is authorized as."""
-    group = ""
-    if path.startswith("/apis/"):
-        group, _, rest = path.removeprefix("/apis/").partition("/")
-        path = "/" + rest.partition("/")[2]  # drop the version
-    parts = path.removeprefix("/api/v1/").strip("/").split("/")
-    if parts[0] == "namespaces" and len(parts) >= 3:
-        parts = parts[2:]
-    resource = parts[0]
-    name = parts[1] if len(parts) > 1 else None
-    verb = VERBS.get(method) or ("get" if name else "list")
-    return verb, resource, name, group
-
-
-def allowed(verb: str, resource: str, name: str | None, group: str = "") -> bool:
-    for rule in cluster_role_rules():
-        if group in rule["apiGroups"] and resource in rule["resources"] and verb in rule["verbs"]:
-            names = rule.get("resourceNames")
-            if not names or name in names:
-                return True
-    return False
-
-
-def test_every_request_of_delivery_is_granted(cluster, organization):
-    cluster.clear_requests()
+def full_lifecycle(cluster, organization, policy) -> None:
     registry = registry_create(
         organization,
         actor=None,
@@ -63,74 +54,138 @@ def test_every_request_of_delivery_is_granted(cluster, organization):
         password="p",
     )
     run_tasks()
+    assert cluster.get_object("secrets", "org-acme", SECRET) is not None
+    # Someone else writes the Secret between our read and our replace: re-read, retry.
+    cluster.conflict_next(kind="secrets")
     registry = registry_update(
         registry, actor=None, expected_version=registry.version, password="q"
     )
     run_tasks()
     reconcile()
-    cluster.delete_object("secrets", "org-acme", "org-registry-credentials")
+    cluster.delete_object("secrets", "org-acme", SECRET)
     reconcile()
+    assert organization.delivery_targets.get().status == TargetStatus.SYNCED
     cluster.add_namespace("team-acme")
+    if policy.namespace_documents:
+        policy.provision("team-acme")
     organization.namespace = "team-acme"
     organization.save()
     run_tasks()
+    assert cluster.get_object("secrets", "team-acme", SECRET) is not None
+    assert cluster.get_object("secrets", "org-acme", SECRET) is None
+    default = cluster.get_object("serviceaccounts", "org-acme", "default")
+    assert SECRET not in [ref["name"] for ref in default.get("imagePullSecrets") or []]
     registry_delete(registry, actor=None)
     run_tasks()
     organization.delete()
     run_tasks()
-    made = {verb_resource_name(r.method, r.path) for r in cluster.requests}
-    assert {v for v, _, _, _ in made} >= {"list", "get", "create", "update", "patch", "delete"}
-    refused = sorted(str(m) for m in made if not allowed(*m))
-    assert refused == []
+    assert cluster.get_object("secrets", "team-acme", SECRET) is None
+
+
+def used(rule: dict, scope: str, accesses) -> list[str]:
+    """Each verb, resource and name of `rule` that no access used (empty: all used)."""
+    unused = []
+    for verb in rule["verbs"]:
+        for resource in DELIVERY_RESOURCES & set(rule["resources"]):
+            for name in rule.get("resourceNames") or [None]:
+                if not any(
+                    a.verb == verb
+                    and a.resource == resource
+                    and (name is None or a.name == name)
+                    and (scope == "cluster" or a.namespace is not None)
+                    for a in accesses
+                ):
+                    unused.append(f"{scope}: {verb} {resource} {name or '*'}")
+    return unused
+
+
+def test_every_request_of_delivery_is_granted_and_every_grant_is_used(cluster, organization, scope):
+    cluster.clear_requests()
+    full_lifecycle(cluster, organization, scope)
+    accesses = cluster.accesses
+    assert {a.verb for a in accesses} >= {"list", "get", "create", "update", "patch", "delete"}
+    assert sorted(str(a) for a in set(accesses) if not scope(a)) == []
+    unused = [u for where, rule in fakerbac.all_rules(scope) for u in used(rule, where, accesses)]
+    assert unused == []
+
+
+def test_namespaced_scope_makes_no_cluster_wide_request_for_secrets_or_service_accounts(
+    cluster, organization, settings
+):
+    settings.REGISTRY_RBAC_SCOPE = "namespaced"
+    policy = fakerbac.load(**NAMESPACED)
+    policy.provision("org-acme")
+    cluster.clear_requests()
+    full_lifecycle(cluster, organization, policy)
+    wide = [
+        a
+        for a in cluster.accesses
+        if a.resource in ("secrets", "serviceaccounts") and a.namespace is None
+    ]
+    assert wide == []
+    assert not any(
+        r.path in ("/api/v1/secrets", "/api/v1/serviceaccounts") for r in cluster.requests
+    )
+
+
+def test_namespaced_manifests_grant_nothing_cluster_wide_on_secrets():
+    policy = fakerbac.load(**NAMESPACED)
+    policy.provision("org-acme")
+    cluster_wide = [g for g in policy.grants if g.namespace is None]
+    assert not [g for g in cluster_wide if {"secrets", "serviceaccounts", "*"} & g.resources]
+    assert not policy(fakerbac.Access("get", "secrets", "kube-system", SECRET))
+    assert not policy(fakerbac.Access("list", "secrets", None, None))
+    assert not policy(fakerbac.Access("create", "secrets", "kube-system", None))
+    assert policy(fakerbac.Access("create", "secrets", "org-acme", None))
+
+
+@pytest.mark.parametrize("manifest", [{"manifest": "rbac.yaml"}, NAMESPACED])
+def test_the_platform_cannot_grant_itself_more(manifest):
+    policy = fakerbac.load(**manifest)
+    for _, rule in fakerbac.all_rules(policy):
+        assert not {"bind", "escalate", "impersonate", "*"} & set(rule["verbs"])
+        assert "rbac.authorization.k8s.io" not in rule.get("apiGroups", [])
+        assert "*" not in rule["resources"]
 
 
 def test_a_secret_of_another_name_is_not_granted():
-    assert not allowed("get", "secrets", "someone-elses-secret")
-    assert not allowed("delete", "secrets", "someone-elses-secret")
-    assert not allowed("patch", "serviceaccounts", "builder")
+    policy = fakerbac.load("rbac.yaml")
+    assert not policy(fakerbac.Access("get", "secrets", "org-acme", "someone-elses-secret"))
+    assert not policy(fakerbac.Access("delete", "secrets", "org-acme", "someone-elses-secret"))
+    assert not policy(fakerbac.Access("patch", "serviceaccounts", "org-acme", "builder"))
 
 
-def test_every_request_of_pull_health_is_granted(cluster, kubeconfig_path):
-    cluster.add_deployment("org-acme", "api", waiting=("ErrImagePull", "denied"))
-    cluster.add_statefulset("org-acme", "db")
-    cluster.add_daemonset("org-acme", "agent")
-    job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "nightly", "uid": "u"}}
-    pod = cluster.add_pod("org-acme", "nightly-x7k2p", owner=job)
-    api_client = config.new_client_from_config(config_file=str(kubeconfig_path))
-    calls = PullHealthCalls(api_client, page_size=1)
-    cluster.clear_requests()
-
-    for namespace in (None, "org-acme"):
-        list(calls.list_pods(namespace, field_selector="status.phase=Pending"))
-        replicasets = calls.list_replicasets(namespace)
-    calls.read_replicaset("org-acme", next(iter(replicasets))[1])
-    for kind, name in ((DEPLOYMENT, "api"), (STATEFUL_SET, "db"), (DAEMON_SET, "agent")):
-        calls.restart_workload(calls.read_workload(kind, "org-acme", name))
-    calls.delete_pod("org-acme", "nightly-x7k2p", pod["metadata"]["uid"])
-    api_client.close()
-
-    made = {verb_resource_name(r.method, r.path) for r in cluster.requests}
-    assert {(v, r, g) for v, r, _, g in made} == {
-        ("list", "pods", ""),
-        ("list", "replicasets", "apps"),
-        ("get", "replicasets", "apps"),
-        ("delete", "pods", ""),
-        *(
-            (verb, plural, "apps")
-            for verb in ("get", "patch")
-            for plural in ("deployments", "statefulsets", "daemonsets")
-        ),
-    }
-    refused = sorted(str(m) for m in made if not allowed(*m))
-    assert refused == []
+def test_namespaced_scope_an_unprovisioned_namespace_fails_only_its_own_target(
+    cluster, organization, settings
+):
+    settings.REGISTRY_RBAC_SCOPE = "namespaced"
+    policy = fakerbac.load(**NAMESPACED)
+    policy.provision("org-acme")
+    cluster.enforce_rbac(policy)
+    cluster.add_namespace("org-beta")
+    beta = OrganizationFactory(slug="beta", namespace="org-beta")
+    run_tasks()
+    report = reconcile()
+    assert organization.delivery_targets.get().status == TargetStatus.SYNCED
+    target = beta.delivery_targets.get()
+    assert target.status == TargetStatus.ERROR
+    assert "Forbidden by RBAC" in target.error
+    assert "org-beta" in target.error
+    assert "beta on main" in report.errors
+    assert "acme on main" not in report.errors
+    assert cluster.get_object("secrets", "org-beta", SECRET) is None
+    policy.provision("org-beta")
+    reconcile()
+    assert beta.delivery_targets.get().status == TargetStatus.SYNCED
 
 
-def test_pull_health_is_granted_only_what_it_needs():
-    assert not allowed("update", "deployments", "api", "apps")
-    assert not allowed("delete", "deployments", "api", "apps")
-    assert not allowed("create", "pods", None)
-    assert not allowed("patch", "pods", "p")
-    assert not allowed("patch", "replicasets", "r", "apps")
-    # Rules name their group: the core group's pods grant nothing in apps, and back.
-    assert not allowed("list", "pods", None, "apps")
-    assert not allowed("get", "deployments", "api", "")
+def test_namespaced_scope_an_unreachable_cluster_is_one_error_not_one_wait_per_namespace(
+    cluster, organization, settings
+):
+    settings.REGISTRY_RBAC_SCOPE = "namespaced"
+    cluster.add_namespace("org-beta")
+    OrganizationFactory(slug="beta", namespace="org-beta")
+    with cluster.unreachable():
+        report = reconcile()
+    assert report.cluster_errors["main"].kind == "unreachable"
+    assert set(report.errors) == {"acme on main", "beta on main"}

@@ -71,3 +71,9 @@ def test_development_falls_back_to_dev_keys_with_a_warning():
     assert result.returncode == 0, result.stderr
     assert "WARNING: SECRET_KEY is not set" in result.stderr
     assert "WARNING: CRYPTOGRAPHY_KEY is not set" in result.stderr
+
+
+def test_an_unknown_rbac_scope_refuses_to_start_and_names_the_choices():
+    result = manage("check", **{**PRODUCTION, "REGISTRY_RBAC_SCOPE": "namespace"})
+    assert result.returncode != 0
+    assert "REGISTRY_RBAC_SCOPE must be cluster or namespaced, not 'namespace'" in result.stderr
