@@ -52,7 +52,7 @@ def test_a_long_name_wraps_on_registries(browser, live_server, owner, organizati
     try:
         log_in(page, owner)
         page.goto(REGISTRIES)
-        expect(page.locator("#registry-table tbody tr")).to_have_count(2)
+        expect(page.locator("#registry-table tr.registry-row")).to_have_count(2)
         assert_no_sideways_scroll(page)
         name = page.locator("#registry-table tbody th", has_text="XXXX")
         assert name.bounding_box()["x"] + name.bounding_box()["width"] <= width
@@ -132,7 +132,7 @@ def test_search_sort_and_pages_update_the_table_and_the_url(page, owner, organiz
     log_in(page, owner)
     page.goto(REGISTRIES)
     page.evaluate("window.__marker = 1")
-    rows = page.locator("#registry-table tbody tr")
+    rows = page.locator("#registry-table tr.registry-row")
     expect(rows).to_have_count(50)
     expect(page.locator("#registry-count")).to_have_text("61 registries, showing 1 to 50.")
 
@@ -175,10 +175,10 @@ def test_search_and_pages_work_without_javascript(browser, live_server, owner, o
         page.get_by_label("Search registries").fill("Team 5")
         page.get_by_role("button", name="Search").click()
         expect(page).to_have_url(re.compile(r"\?q=Team\+5"))
-        expect(page.locator("#registry-table tbody tr")).to_have_count(5)
+        expect(page.locator("#registry-table tr.registry-row")).to_have_count(5)
         page.get_by_role("link", name="Address").click()
         expect(page).to_have_url(re.compile(r"q=Team\+5&sort=address"))
-        expect(page.locator("#registry-table tbody tr")).to_have_count(5)
+        expect(page.locator("#registry-table tr.registry-row")).to_have_count(5)
     finally:
         page.context.close()
 
@@ -189,7 +189,7 @@ def test_a_member_searches_without_change_controls(page, member, organization):
     log_in(page, member)
     page.goto(REGISTRIES)
     page.get_by_label("Search registries").fill("quay")
-    expect(page.locator("#registry-table tbody tr")).to_have_count(1)
+    expect(page.locator("#registry-table tr.registry-row")).to_have_count(1)
     expect(page.get_by_role("link", name="Edit Quay robots")).to_have_count(0)
 
 
@@ -202,7 +202,9 @@ def test_on_a_phone_the_rows_are_sorted_from_a_menu(browser, live_server, owner,
         page.goto(REGISTRIES)
         expect(page.locator("#registry-table thead")).to_be_hidden()
         page.get_by_label("Sort by").select_option("-name")
-        expect(page.locator("#registry-table tbody tr").first.locator("th")).to_have_text("Charlie")
+        expect(page.locator("#registry-table tr.registry-row").first.locator("th")).to_have_text(
+            "Charlie"
+        )
         expect(page).to_have_url(re.compile(r"\?sort=-name$"))
         expect(page.get_by_label("Sort by")).to_have_value("-name")
         assert_no_sideways_scroll(page)
