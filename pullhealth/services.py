@@ -1,7 +1,9 @@
-"""Writes of the stored pull health: what a read of a target's pods found, and restarts made.
+"""Writes of the stored pull health: what a read of a target's pods found, restarts asked for
+and made.
 
 Called by the worker and the reconciler after they read the cluster, never inside a cluster
-call: each write is one transaction.
+call: each write is one transaction. `request_restart` is the one the web views call: it only
+queues the restart for a worker.
 """
 
 from __future__ import annotations
@@ -12,7 +14,10 @@ from datetime import datetime
 from django.db import IntegrityError, transaction
 
 from delivery.models import DeliveryTarget
+from orgsettings.models import Organization
+from registries.models import ContainerRegistry
 
+from . import tasks
 from .causes import Cause
 from .failures import PullFailure as ReadFailure
 from .models import PullFailure, PullHealth, WorkloadRestart
@@ -23,6 +28,31 @@ _Key = tuple[str, str, str, str, str]
 
 def _key(row: PullFailure) -> _Key:
     return (row.workload_kind, row.namespace, row.workload_name, row.container, row.image)
+
+
+@transaction.atomic
+def request_restart(
+    organization: Organization,
+    *,
+    registry: ContainerRegistry | None = None,
+    actor,
+    source: str,
+) -> None:
+    """Restart the organization's workloads that fail to pull from `registry` (None: from any
+    of its registries), in its namespaces, on every cluster it is placed on.
+
+    In the caller's transaction: a worker makes the restart once this commits (restarts.py
+    decides what it touches), and records each one in Activity as done by `actor` from
+    `source` (an AuditSource). The same request already waiting is not queued twice.
+    """
+    if registry is not None and registry.organization_id != organization.pk:
+        raise ValueError("The registry belongs to another organization.")
+    tasks.enqueue_restart(
+        organization.pk,
+        registry_id=registry.pk if registry is not None else None,
+        actor_id=actor.pk if actor is not None else None,
+        source=source,
+    )
 
 
 def previous_causes(target: DeliveryTarget) -> dict[_Key, Cause]:
