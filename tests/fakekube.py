@@ -203,6 +203,7 @@ class Access(NamedTuple):
     resource: str
     namespace: str | None
     name: str | None
+    group: str = ""  # the API group; "" is the core group
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1417,7 +1418,13 @@ class FakeKubeServer:
     def _authorize(self, target: _Target) -> None:
         if target.resource is None:
             return
-        access = Access(target.verb, target.resource.plural, target.namespace, target.name)
+        access = Access(
+            target.verb,
+            target.resource.plural,
+            target.namespace,
+            target.name,
+            target.resource.group,
+        )
         with self._lock:
             self._accesses.append(access)
             authorizer = self._authorizer

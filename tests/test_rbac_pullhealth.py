@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 from kubernetes import config
-
 from pullhealth.cluster_calls import PullHealthCalls
+
 from pullhealth.pods import DAEMON_SET, DEPLOYMENT, STATEFUL_SET
 
 pytestmark = pytest.mark.django_db
