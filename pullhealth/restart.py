@@ -28,7 +28,7 @@ from .causes import Cause
 from .failures import PullFailure
 from .models import WorkloadRestart
 from .pods import WorkloadRef, WorkloadState, pull_waits
-from .restarts import Restart, RestartPlan, Skip, change_key, plan_restarts
+from .restarts import AUTOMATIC_CAUSES, Restart, RestartPlan, Skip, change_key, plan_restarts
 from .services import restarts_done, workload_restart_record
 
 if TYPE_CHECKING:
@@ -135,14 +135,22 @@ def restart_automatically(
 ) -> None:
     """The automatic mode on one target: for each registry whose current version the
     delivered Secret holds (`target` as stored after the delivery), restart the workloads
-    failing from it for a cause that version can fix, each once per change."""
-    if target.status != TargetStatus.SYNCED:
+    failing from it for a cause that version can fix, each once per change.
+
+    Only workloads with pods older than the Secret's content (`target.synced_at`, to the
+    second as pods are stamped): pods created since got the new credentials already, and
+    restarting them would fail the same way.
+    """
+    if target.status != TargetStatus.SYNCED or target.synced_at is None:
         return
+    delivered_at = target.synced_at.replace(microsecond=0)
     by_registry: dict[int, list[PullFailure]] = {}
     for failure in failures:
-        if failure.registry is not None and failure.cause in (
-            Cause.CREDENTIALS_REFUSED,
-            Cause.NO_CREDENTIALS,
+        if (
+            failure.registry is not None
+            and failure.cause in AUTOMATIC_CAUSES
+            and failure.created_at is not None
+            and failure.created_at < delivered_at
         ):
             by_registry.setdefault(failure.registry.pk, []).append(failure)
     if not by_registry:
@@ -273,8 +281,8 @@ def _audit(
             actor=actor,
             action=action,
             target_type="workload",
-            target_id=f"{target.cluster.name}/{workload.namespace}/{workload.kind}/{workload.name}",
-            target_label=f"{workload.kind} {workload.name}",
+            target_id=f"{target.cluster.name}/{workload.namespace}/{workload.name}"[:64],
+            target_label=f"{workload.kind} {workload.name}"[:255],
             changes=changes,
             source=source or None,
         )
