@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from registries.models import ContainerRegistry
 
-from . import converge, kube, outcomes
+from . import converge, deliver, kube, outcomes
 from .dockerconfig import secret_data
 from .errors import ClusterError
 from .models import Cluster, DeliveryTarget, TargetStatus
@@ -126,9 +126,16 @@ def _reconcile_cluster(
     except ClusterError as error:
         logger.warning("Removing stray Secrets on %s failed: %s", cluster_row.name, error.message)
     else:
-        removing = [t.pk for t in targets if t.status == TargetStatus.REMOVING]
+        # A namespace that could not be read may still hold the Secret: its target stays.
+        removing = [
+            t.pk
+            for t in targets
+            if t.status == TargetStatus.REMOVING and t.namespace not in snapshot.unreadable
+        ]
         if removing:
             DeliveryTarget.objects.filter(pk__in=removing, status=TargetStatus.REMOVING).delete()
+    # Namespaces no target names any more (a deleted organization's): their removal records.
+    report.removed += deliver.remove_due(cluster_row, cluster, slug=only_slug)
     for start in range(0, len(dirty), _DECRYPT_BATCH):
         batch = dirty[start : start + _DECRYPT_BATCH]
         registries: dict[int, list[ContainerRegistry]] = defaultdict(list)
