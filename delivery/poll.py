@@ -25,7 +25,7 @@ from .advice import RegistryWords, StatusLine
 MAX_LISTED = 300
 # A save that committed while the previous poll read may carry an older time than that poll.
 _SAVE_MARGIN = timedelta(seconds=5)
-# ASCII digits only: \d and str.isdigit() also take "²" (which int() refuses) and "١".
+# ASCII digits only: \d and str.isdigit() also take "²" (which int() refuses) and Arabic-Indic digits.
 _ROW_RE = re.compile(r"^([0-9]{1,18})\.([0-9a-f]{8})$")
 _SINCE_RE = re.compile(r"[0-9]{1,11}")
 _SIG_RE = re.compile(r"^[0-9a-f]{8}$")

@@ -6,6 +6,11 @@ Keys here are the operator's: CRYPTOGRAPHY_KEY encrypts, CRYPTOGRAPHY_KEY_FALLBA
 from __future__ import annotations
 
 import io
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -322,6 +327,70 @@ def test_a_thousand_registries_rotate_and_an_interrupted_run_resumes(settings, m
     settings.CRYPTOGRAPHY_KEY_FALLBACKS = []
     for n, registry in enumerate(ContainerRegistry.objects.order_by("pk")):
         assert registry.login_secret == (f"password-{n}" if n % 2 else f"token-{n}")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rotation_process_killed_mid_run_is_resumed_by_running_it_again(settings):
+    """The command as an operator runs it, in its own process on the same PostgreSQL database,
+    killed (SIGKILL: no clean-up of any kind) once its first batch has committed."""
+    if connection.vendor != "postgresql":
+        pytest.skip("the rotation's own process needs the suite's database on a server")
+    from .factories import OrganizationFactory
+
+    settings.CREDENTIALS_KEY, settings.CRYPTOGRAPHY_KEY_FALLBACKS = OLD_KEY, []
+    organization = OrganizationFactory()
+    ContainerRegistry.objects.bulk_create(
+        ContainerRegistry(
+            organization=organization,
+            display_name=f"Registry {n}",
+            address=f"registry{n}.example.com",
+            auth_type="BasicAuth",
+            username="robot",
+            password=f"password-{n}",
+        )
+        for n in range(1000)
+    )
+    db = connection.settings_dict
+    password = f":{db['PASSWORD']}" if db["PASSWORD"] else ""
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PYTHONUNBUFFERED": "1",
+        "DEBUG": "true",
+        "DATABASE_URL": f"postgres://{db['USER']}{password}@{db['HOST'] or '127.0.0.1'}:"
+        f"{db['PORT'] or 5432}/{db['NAME']}",
+        "CRYPTOGRAPHY_KEY": NEW_KEY,
+        "CRYPTOGRAPHY_KEY_FALLBACKS": OLD_KEY,
+    }
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "rotate_encryption_key"],
+        cwd=Path(__file__).resolve().parent.parent,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        for line in process.stdout:
+            if "container registries done" in line:
+                process.send_signal(signal.SIGKILL)
+                break
+    finally:
+        process.kill()
+        process.wait(timeout=30)
+    assert process.returncode == -signal.SIGKILL
+
+    settings.CREDENTIALS_KEY, settings.CRYPTOGRAPHY_KEY_FALLBACKS = NEW_KEY, [OLD_KEY]
+    [before] = [r for r in rotation.survey() if r.name == "container registries"]
+    assert 200 <= before.current < 1000
+    assert before.current + before.rewritten == 1000
+    assert not before.unreadable
+
+    out = rotate()
+
+    assert f"1000 container registries: {before.rewritten} re-encrypted and verified" in out
+    settings.CRYPTOGRAPHY_KEY_FALLBACKS = []
+    passwords = dict(ContainerRegistry.objects.values_list("display_name", "password"))
+    assert passwords == {f"Registry {n}": f"password-{n}" for n in range(1000)}
 
 
 # Cluster kubeconfigs: the same field, rotated by the same command
