@@ -26,6 +26,8 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 from prometheus_client import Counter
 
+from registries.encryption import UNREADABLE_MESSAGE, is_unreadable
+
 from .dockerconfig import DOCKERCONFIGJSON_KEY, SECRET_TYPE, decode_config
 from .errors import ClusterError, parse_kubeconfig, secret_digest
 
@@ -143,6 +145,14 @@ def _configuration(cluster_row) -> client.Configuration:
                     detail=f"KUBECONFIG={settings.KUBECONFIG}: no such file",
                 )
             config.load_kube_config(config_file=str(path), client_configuration=configuration)
+        elif source == "kubeconfig" and is_unreadable(cluster_row.kubeconfig):
+            raise ClusterError(
+                "config",
+                f"The cluster's stored kubeconfig {UNREADABLE_MESSAGE}.",
+                retriable=False,
+                detail="add the key it was written with to CRYPTOGRAPHY_KEY_FALLBACKS, "
+                "or store the kubeconfig again",
+            )
         elif source == "kubeconfig":
             config.load_kube_config_from_dict(
                 parse_kubeconfig(cluster_row.kubeconfig), client_configuration=configuration
