@@ -125,18 +125,24 @@ def remove_deleted(slug: str, placements: list[tuple[int, str]]) -> Outcome:
     return outcome
 
 
-def remove_due(cluster_row: Cluster, cluster, *, slug: str | None = None) -> list[str]:
-    """The reconciler's retry of the removals on this cluster whose time has come; returns
-    "slug from namespace" of each one the cluster confirmed."""
+def remove_due(
+    cluster_row: Cluster, cluster, *, slug: str | None = None
+) -> tuple[list[str], dict[str, str]]:
+    """The reconciler's retry of the removals on this cluster whose time has come: "slug from
+    namespace" of each one the cluster confirmed, and the message of each that failed."""
     removals = PendingRemoval.objects.filter(cluster=cluster_row, retry_at__lte=timezone.now())
     if slug is not None:
         removals = removals.filter(organization_slug=slug)
-    confirmed, outcome = [], Outcome()
+    confirmed, failed = [], {}
     for removal in removals.order_by("pk"):
         removal.cluster = cluster_row
+        where = f"{removal.organization_slug} from {removal.namespace}"
+        outcome = Outcome()
         if _attempt_removal(removal, outcome, cluster=cluster):
-            confirmed.append(f"{removal.organization_slug} from {removal.namespace}")
-    return confirmed
+            confirmed.append(where)
+        else:
+            failed[f"{where} on {cluster_row.name}"] = next(iter(outcome.errors.values()))
+    return confirmed, failed
 
 
 def _attempt_removal(removal: PendingRemoval, outcome: Outcome, cluster=None) -> bool:

@@ -33,6 +33,8 @@ class PassReport:
     in_sync: int = 0
     errors: dict[str, str] = field(default_factory=dict)  # "slug on cluster": message
     removed: list[str] = field(default_factory=list)
+    # Removals of deleted or moved organizations that the cluster refused: "slug from ns on c".
+    removal_errors: dict[str, str] = field(default_factory=dict)
     cluster_errors: dict[str, ClusterError] = field(default_factory=dict)
 
 
@@ -135,7 +137,9 @@ def _reconcile_cluster(
         if removing:
             DeliveryTarget.objects.filter(pk__in=removing, status=TargetStatus.REMOVING).delete()
     # Namespaces no target names any more (a deleted organization's): their removal records.
-    report.removed += deliver.remove_due(cluster_row, cluster, slug=only_slug)
+    removed, failed = deliver.remove_due(cluster_row, cluster, slug=only_slug)
+    report.removed += removed
+    report.removal_errors.update(failed)
     for start in range(0, len(dirty), _DECRYPT_BATCH):
         batch = dirty[start : start + _DECRYPT_BATCH]
         registries: dict[int, list[ContainerRegistry]] = defaultdict(list)

@@ -154,3 +154,31 @@ def test_an_unplaced_target_whose_namespace_cannot_be_read_stays_until_it_can(
 
     assert delivered.get_object("secrets", "org-acme", SECRET) is None
     assert not DeliveryTarget.objects.exists()
+
+
+def test_a_removal_the_cluster_refuses_fails_the_pass_until_it_is_done(delivered, organization):
+    import io
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    policy = fakerbac.load(**NAMESPACED)
+    policy.provision("org-acme")
+    # The namespace's Role was taken away before the organization was deleted.
+    delivered.enforce_rbac(lambda access: access.namespace != "org-acme" and policy(access))
+    organization.delete()
+    run_tasks()
+    retries_fall_due()
+
+    err = io.StringIO()
+    with pytest.raises(CommandError, match="1 removal\\(s\\) are still pending"):
+        call_command("reconcile_registries", stdout=io.StringIO(), stderr=err)
+    assert "Not yet removed: acme from org-acme on main: " in err.getvalue()
+    assert "It will be retried." in err.getvalue()
+
+    delivered.enforce_rbac(policy)
+    retries_fall_due()
+    out = io.StringIO()
+    call_command("reconcile_registries", stdout=out, stderr=io.StringIO())
+    assert "Removed acme from org-acme" in out.getvalue()
+    assert delivered.get_object("secrets", "org-acme", SECRET) is None
