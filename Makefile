@@ -29,19 +29,22 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-# Installs only what the locks name, each file checked against its hash.
+# Installs only what the locks name, each file checked against its hash. A lock names every
+# dependency already (resolved with requirements-overrides.txt), so pip resolves nothing itself.
 venv: $(BIN)/python
-	$(BIN)/pip install --quiet --require-hashes -r requirements.lock
+	$(BIN)/pip install --quiet --require-hashes --no-deps -r requirements.lock
 
 dev-venv: $(BIN)/python
-	$(BIN)/pip install --quiet --require-hashes -r requirements-dev.lock
+	$(BIN)/pip install --quiet --require-hashes --no-deps -r requirements-dev.lock
 
 lock: $(BIN)/python
 	$(BIN)/pip install --quiet uv==$(UV_VERSION)
 	$(BIN)/uv pip compile --quiet --generate-hashes --python-version $(LOCK_PYTHON) \
-		--custom-compile-command "make lock" requirements.txt -o requirements.lock
+		--override requirements-overrides.txt --custom-compile-command "make lock" \
+		requirements.txt -o requirements.lock
 	$(BIN)/uv pip compile --quiet --generate-hashes --python-version $(LOCK_PYTHON) \
-		--custom-compile-command "make lock" requirements-dev.txt -o requirements-dev.lock
+		--override requirements-overrides.txt --custom-compile-command "make lock" \
+		requirements-dev.txt -o requirements-dev.lock
 
 run: venv
 	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py migrate --noinput
