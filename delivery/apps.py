@@ -9,9 +9,14 @@ class DeliveryConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from django.core import checks
+
         from orgsettings.audit import register_event_kinds
 
         from . import outcomes, services, signals  # noqa: F401
+        from .checks import rbac_scope_settings
+
+        checks.register(rbac_scope_settings)
 
         register_event_kinds(
             {

@@ -10,6 +10,7 @@ and per cluster what the cluster holds without decrypting anything.
 from __future__ import annotations
 
 from django.db import models
+from django.utils import timezone
 
 from orgsettings.models import Organization, validate_dns_label
 from registries.encryption import EncryptedTextField
@@ -98,3 +99,32 @@ class DeliveryTarget(models.Model):
     def holds(self, registry_id: int, version: int) -> bool:
         """Whether the delivered Secret holds this version of the registry's entry."""
         return self.delivered_versions.get(str(registry_id)) == version
+
+
+class PendingRemoval(models.Model):
+    """Our Secret and references still to be taken out of one namespace of a cluster, for an
+    organization that was deleted (or, in the namespaced RBAC scope, moved away from it).
+
+    Nothing else remembers such a namespace: in the namespaced scope the reconciler reads only
+    the namespaces of current targets, so a removal that failed while the cluster was down would
+    be forgotten. The record is kept until the cluster confirms the removal; the worker retries
+    it with a growing delay, and every reconcile pass retries those that are due.
+    """
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="removals")
+    organization_slug = models.CharField(max_length=40)
+    namespace = models.CharField(max_length=63)
+    created_at = models.DateTimeField(auto_now_add=True)
+    attempts = models.PositiveIntegerField(default=0)
+    retry_at = models.DateTimeField(default=timezone.now)
+    error = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["cluster", "organization_slug", "namespace"], name="one_pending_removal"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organization_slug} from {self.cluster_id}/{self.namespace}"

@@ -25,7 +25,9 @@ from .advice import RegistryWords, StatusLine
 MAX_LISTED = 300
 # A save that committed while the previous poll read may carry an older time than that poll.
 _SAVE_MARGIN = timedelta(seconds=5)
-_ROW_RE = re.compile(r"^(\d{1,18})\.([0-9a-f]{8})$")
+# ASCII digits only: \d and str.isdigit() also take "²" (which int() refuses) and Arabic-Indic digits.
+_ROW_RE = re.compile(r"^([0-9]{1,18})\.([0-9a-f]{8})$")
+_SINCE_RE = re.compile(r"[0-9]{1,11}")
 _SIG_RE = re.compile(r"^[0-9a-f]{8}$")
 
 
@@ -65,7 +67,7 @@ def parse_watched(query) -> Watched:
                 rows[int(match[1])] = match[2]
     since = None
     raw_since = query.get("since", "")
-    if raw_since.isdigit() and len(raw_since) < 12:
+    if _SINCE_RE.fullmatch(raw_since):
         since = datetime.fromtimestamp(int(raw_since), tz=timezone.get_current_timezone())
     return Watched(line=line, rows=rows, since=since)
 

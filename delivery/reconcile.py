@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pullhealth.passes import pull_health_cluster_pass
 from registries.models import ContainerRegistry
 
-from . import converge, kube, outcomes
+from . import converge, deliver, kube, outcomes
 from .dockerconfig import secret_data
 from .errors import ClusterError
 from .models import Cluster, DeliveryTarget, TargetStatus
@@ -36,6 +36,8 @@ class PassReport:
     in_sync: int = 0
     errors: dict[str, str] = field(default_factory=dict)  # "slug on cluster": message
     removed: list[str] = field(default_factory=list)
+    # Removals of deleted or moved organizations that the cluster refused: "slug from ns on c".
+    removal_errors: dict[str, str] = field(default_factory=dict)
     cluster_errors: dict[str, ClusterError] = field(default_factory=dict)
 
 
@@ -129,9 +131,18 @@ def _reconcile_cluster(
     except ClusterError as error:
         logger.warning("Removing stray Secrets on %s failed: %s", cluster_row.name, error.message)
     else:
-        removing = [t.pk for t in targets if t.status == TargetStatus.REMOVING]
+        # A namespace that could not be read may still hold the Secret: its target stays.
+        removing = [
+            t.pk
+            for t in targets
+            if t.status == TargetStatus.REMOVING and t.namespace not in snapshot.unreadable
+        ]
         if removing:
             DeliveryTarget.objects.filter(pk__in=removing, status=TargetStatus.REMOVING).delete()
+    # Namespaces no target names any more (a deleted organization's): their removal records.
+    removed, failed = deliver.remove_due(cluster_row, cluster, slug=only_slug)
+    report.removed += removed
+    report.removal_errors.update(failed)
     for start in range(0, len(dirty), _DECRYPT_BATCH):
         batch = dirty[start : start + _DECRYPT_BATCH]
         registries: dict[int, list[ContainerRegistry]] = defaultdict(list)

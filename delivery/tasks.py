@@ -36,12 +36,19 @@ def deliver_organization(organization_id: int, attempt: int = 0) -> str:
 
 
 @task(queue_name=DELIVERY_QUEUE)
-def remove_organization(slug: str, placements: list[list]) -> str:
+def remove_organization(slug: str, placements: list[list], attempt: int = 0) -> str:
     """Remove a deleted organization's Secret and our references from each [cluster id,
-    namespace] it was placed on (the targets themselves are gone with the organization)."""
+    namespace] it was placed on (the targets themselves are gone with the organization), as
+    their PendingRemoval records say; what failed is tried again later, and by the reconciler."""
     from .deliver import remove_deleted
 
-    return remove_deleted(slug, [(int(c), str(n)) for c, n in placements])
+    outcome = remove_deleted(slug, [(int(c), str(n)) for c, n in placements])
+    if outcome.retriable and attempt + 1 < settings.DELIVERY_RETRY_ATTEMPTS:
+        remove_organization.using(
+            run_after=timezone.now() + datetime.timedelta(seconds=retry_delay(attempt))
+        ).enqueue(slug=slug, placements=placements, attempt=attempt + 1)
+    failed = "; ".join(f"{name}: {message}" for name, message in sorted(outcome.errors.items()))
+    return f"removed from {outcome.delivered} namespace(s)" + (f"; {failed}" if failed else "")
 
 
 def retry_delay(attempt: int) -> float:
@@ -76,8 +83,23 @@ def enqueue_delivery(organization_id: int, *, attempt: int = 0, delay: float = 0
 
 
 def enqueue_removal(slug: str, placements: list[tuple[int, str]]) -> None:
-    if placements:
-        remove_organization.enqueue(slug=slug, placements=[list(p) for p in placements])
+    """Record, in the current transaction, that the organization's Secret must leave each
+    (cluster id, namespace), and queue the removal. The records stay until each cluster
+    confirmed it, so a cluster that is down meanwhile is cleaned up once it is back."""
+    from .models import PendingRemoval
+
+    if not placements:
+        return
+    PendingRemoval.objects.bulk_create(
+        [
+            PendingRemoval(cluster_id=cluster_id, organization_slug=slug, namespace=namespace)
+            for cluster_id, namespace in placements
+        ],
+        update_conflicts=True,
+        unique_fields=["cluster", "organization_slug", "namespace"],
+        update_fields=["retry_at"],
+    )
+    remove_organization.enqueue(slug=slug, placements=[list(p) for p in placements])
 
 
 def recover_stale_runs(*, older_than: float | None = None, host: str | None = None) -> int:

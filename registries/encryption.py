@@ -10,6 +10,10 @@ and saving the row writes the original ciphertext back unchanged.
 Rows written by the field this replaced (django-cryptography) are read too, until
 `manage.py rotate_encryption_key` has rewritten them: that format's HMAC was keyed with
 SECRET_KEY, so rotating SECRET_KEY alone used to make every stored credential unreadable.
+
+Beside its encrypted values a model may keep an `EncryptionKeyIdField`: a short, non-secret
+identifier of the key that wrote them, so that a list can tell a row that no configured key reads
+without loading or decrypting its secrets.
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ UNREADABLE_MESSAGE = "cannot be decrypted: the encryption key changed"
 _SALT = b"orgsettings-registry-credentials"
 _ITERATIONS = 200_000
 _FERNET_PREFIX = b"gAAAAA"  # every Fernet token: version 0x80, base64url
+_KEY_ID_LABEL = b"orgsettings encryption key id"
+KEY_ID_LENGTH = 16
 
 
 class UnreadableSecret(str):
@@ -76,6 +82,40 @@ def fernet_for(key: str) -> Fernet:
     return Fernet(base64.urlsafe_b64encode(stretched))
 
 
+@functools.lru_cache(maxsize=16)
+def key_id(key: str) -> str:
+    """A short identifier of `key` that tells nothing about it: an HMAC of a fixed label."""
+    return hmac.new(key.encode(), _KEY_ID_LABEL, sha256).hexdigest()[:KEY_ID_LENGTH]
+
+
+def current_key_id() -> str:
+    return key_id(settings.CREDENTIALS_KEY)
+
+
+def readable_key_ids() -> set[str]:
+    """The identifiers of every configured key: values written under one of them can be read."""
+    return {key_id(key) for key in keys()}
+
+
+def key_id_reading(ciphertexts: list[bytes]) -> str:
+    """The identifier of the first configured key that reads every one of `ciphertexts`, or ""
+    when no single key does."""
+    for key in keys():
+        if all(_reads(key, ciphertext) for ciphertext in ciphertexts):
+            return key_id(key)
+    return ""
+
+
+def _reads(key: str, ciphertext: bytes) -> bool:
+    if ciphertext.startswith(_FERNET_PREFIX):
+        try:
+            fernet_for(key).decrypt(ciphertext)
+        except InvalidToken:
+            return False
+        return True
+    return _decrypt_legacy(ciphertext, [key]) is not None
+
+
 def multi_fernet() -> MultiFernet:
     return MultiFernet([fernet_for(key) for key in keys()])
 
@@ -107,7 +147,7 @@ def is_current(ciphertext: bytes) -> bool:
     return True
 
 
-def _decrypt_legacy(ciphertext: bytes) -> str | None:
+def _decrypt_legacy(ciphertext: bytes, decryption_keys: list[str] | None = None) -> str | None:
     """Read django-cryptography's format: version, timestamp, IV and AES-CBC ciphertext of a
     pickled str, then an HMAC-SHA256 keyed with SECRET_KEY; the AES key is PBKDF2 of the
     CRYPTOGRAPHY_KEY. Every configured key and SECRET_KEY fallback is tried."""
@@ -122,7 +162,7 @@ def _decrypt_legacy(ciphertext: bytes) -> str | None:
     ):
         return None
     iv, body = payload[header : header + 16], payload[header + 16 :]
-    for key in keys():
+    for key in keys() if decryption_keys is None else decryption_keys:
         aes_key = PBKDF2HMAC(
             algorithm=hashes.SHA256(), length=32, salt=b"django-cryptography", iterations=30000
         ).derive(key.encode())
@@ -181,3 +221,43 @@ class EncryptedTextField(models.BinaryField):
 
     def formfield(self, **kwargs):
         return None
+
+
+class EncryptionKeyIdField(models.CharField):
+    """The identifier of the key that wrote the model's encrypted values (see `key_id`).
+
+    Set on every save from the values being saved: the current key's, unless one of them is an
+    `UnreadableSecret` (kept as it was stored) or not loaded, when the stored identifier is kept.
+    `manage.py rotate_encryption_key` updates it with the values it rewrites.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("max_length", KEY_ID_LENGTH)
+        kwargs.setdefault("blank", True)
+        kwargs.setdefault("default", "")
+        kwargs.setdefault("editable", False)
+        super().__init__(*args, **kwargs)
+
+    def deconstruct(self):
+        name, path, args, kwargs = super().deconstruct()
+        for option, default in (("max_length", KEY_ID_LENGTH), ("blank", True), ("default", "")):
+            if kwargs.get(option) == default:
+                kwargs.pop(option)
+        kwargs.pop("editable", None)
+        return name, path, args, kwargs
+
+    def pre_save(self, model_instance, add):
+        encrypted = [
+            field
+            for field in model_instance._meta.concrete_fields
+            if isinstance(field, EncryptedTextField)
+        ]
+        deferred = model_instance.get_deferred_fields()
+        values = [
+            getattr(model_instance, field.attname)
+            for field in encrypted
+            if field.attname not in deferred
+        ]
+        if len(values) == len(encrypted) and not any(is_unreadable(value) for value in values):
+            setattr(model_instance, self.attname, current_key_id())
+        return getattr(model_instance, self.attname)

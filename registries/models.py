@@ -8,7 +8,13 @@ from django.db.models.functions import Lower
 
 from orgsettings.models import Organization
 
-from .encryption import UNREADABLE_MESSAGE, EncryptedTextField, is_unreadable
+from .encryption import (
+    UNREADABLE_MESSAGE,
+    EncryptedTextField,
+    EncryptionKeyIdField,
+    is_unreadable,
+    readable_key_ids,
+)
 from .validation import TOKEN_DEFAULT_USERNAME
 
 
@@ -31,6 +37,8 @@ class ContainerRegistry(models.Model):
     username = models.CharField("Username", max_length=255, blank=True)
     password = EncryptedTextField("Password", blank=True)
     token = EncryptedTextField("Token", blank=True)
+    # Which key wrote the two above: the list tells an unreadable row by it, decrypting nothing.
+    credentials_key_id = EncryptionKeyIdField()
 
     # Optimistic concurrency: every save bumps it; a save based on an older value is refused.
     version = models.PositiveIntegerField(default=1)
@@ -83,8 +91,15 @@ class ContainerRegistry(models.Model):
 
     @property
     def credentials_problem(self) -> str:
-        """What the row says when its stored credential is unreadable ("" when it is fine)."""
-        if not self.credentials_unreadable:
+        """What the row says when its stored credential is unreadable ("" when it is fine).
+
+        Told by the key that wrote it, so a list that leaves the secrets unloaded shows it too;
+        when they are loaded, by the values themselves as well."""
+        deferred = self.get_deferred_fields()
+        unreadable = self.credentials_key_id not in readable_key_ids()
+        if not unreadable and not deferred & {"password", "token"}:
+            unreadable = self.credentials_unreadable
+        if not unreadable:
             return ""
         secret = "Token" if self.auth_type == AuthType.TOKEN else "Password"
         return f"{secret} {UNREADABLE_MESSAGE}. Enter it again."

@@ -306,3 +306,21 @@ def test_the_reconciler_makes_four_list_calls_per_cluster(two_clusters, organiza
     reconcile()
     # Namespaces, Secrets, ServiceAccounts, and pull health's pending pods.
     assert (len(main.requests), len(eu_fake.requests)) == (4, 4)
+
+
+def test_creating_namespaces_in_the_namespaced_rbac_scope_is_a_check_error():
+    from .test_settings import manage
+
+    result = manage(
+        "check",
+        DEBUG="true",
+        REGISTRY_RBAC_SCOPE="namespaced",
+        REGISTRY_CREATE_NAMESPACES="true",
+    )
+    assert result.returncode != 0
+    assert "delivery.E001" in result.stderr
+    assert "REGISTRY_CREATE_NAMESPACES=true cannot work with REGISTRY_RBAC_SCOPE=namespaced" in (
+        result.stderr
+    )
+    assert manage("check", DEBUG="true", REGISTRY_RBAC_SCOPE="namespaced").returncode == 0
+    assert manage("check", DEBUG="true", REGISTRY_CREATE_NAMESPACES="true").returncode == 0

@@ -449,3 +449,22 @@ def test_with_too_many_unsettled_rows_to_list_the_poll_answers_them_when_a_deliv
     target.error_kind = "timeout"
     target.save()
     assert cells_in(client.get(url, **HX).text) == [f"status-{r.pk}" for r in registries]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"since": "\u00b2"},
+        {"since": "\u0661\u0662\u0663"},
+        {"rows": "\u0661.0123abcd"},
+        {"since": "9" * 40},
+    ],
+)
+def test_poll_reads_only_ascii_digits_and_never_fails(client, organization, owner, eu_west, query):
+    registry = RegistryFactory(organization=organization)
+    DeliveryTargetFactory(organization=organization, cluster=eu_west, status=TargetStatus.PENDING)
+    client.force_login(owner)
+    url = reverse("delivery:poll", kwargs={"slug": organization.slug})
+    answer = client.get(url, query, **HX)
+    assert answer.status_code == 200
+    assert cells_in(answer.text) == [f"status-{registry.pk}"]

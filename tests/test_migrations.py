@@ -72,12 +72,8 @@ def test_registries_secrets_and_sync_state_survive_the_migration(old_schema):
         sync_error="Namespace “team-u” does not exist.",
     )
 
-    migrate(
-        [
-            ("delivery", "0002_clusters_from_environment"),
-            ("registries", "0003_sync_state_moved_to_delivery_targets"),
-        ]
-    )
+    # To the latest schema, which the models below read.
+    migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
 
     from delivery.models import Cluster, DeliveryTarget
     from registries.models import ContainerRegistry as Registry
@@ -121,3 +117,42 @@ def test_an_installation_that_never_had_a_cluster_gets_none(old_schema, settings
     from delivery.models import Cluster
 
     assert not Cluster.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_existing_credentials_are_given_the_key_that_reads_them(transactional_db, settings):
+    from registries import encryption
+
+    current = settings.CREDENTIALS_KEY
+    apps = migrate([("registries", "0004_credentials_fernet_and_delivery_targets")])
+    Organization = apps.get_model("orgsettings", "Organization")
+    ContainerRegistry = apps.get_model("registries", "ContainerRegistry")
+    acme = Organization.objects.create(slug="acme", name="Acme", namespace="org-acme")
+
+    def registry(address, key):
+        settings.CREDENTIALS_KEY = key
+        return ContainerRegistry.objects.create(
+            organization=acme,
+            display_name=address,
+            address=address,
+            auth_type="BasicAuth",
+            username="u",
+            password="secret-of-" + address,
+        ).pk
+
+    readable = registry("ghcr.io", current)
+    fallback = registry("quay.io", "the-previous-key-still-a-fallback-" + "p" * 20)
+    lost = registry("docker.io", "a-key-that-nobody-kept-any-longer-" + "l" * 20)
+    settings.CREDENTIALS_KEY = current
+    settings.CRYPTOGRAPHY_KEY_FALLBACKS = ["the-previous-key-still-a-fallback-" + "p" * 20]
+
+    migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+
+    from registries.models import ContainerRegistry as Registry
+
+    key_ids = dict(Registry.objects.values_list("pk", "credentials_key_id"))
+    assert key_ids[readable] == encryption.current_key_id()
+    assert key_ids[fallback] == encryption.key_id(settings.CRYPTOGRAPHY_KEY_FALLBACKS[0])
+    assert key_ids[lost] == ""
+    assert not Registry.objects.defer("password", "token").get(pk=readable).credentials_problem
+    assert Registry.objects.defer("password", "token").get(pk=lost).credentials_problem

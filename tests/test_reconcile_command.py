@@ -124,3 +124,22 @@ def test_loop_stands_by_while_another_replica_holds_the_lock_then_takes_over(clu
     out, _ = reconcile("--loop", "--interval", "0.05", "--passes", "1")
     assert "Another reconciler is active; standing by." in out
     assert out.index("standing by") < out.index("targets in sync")
+
+
+def test_a_kubeconfig_no_key_reads_says_so_and_how_to_fix_it(cluster, organization, settings):
+    stored = Cluster.objects.get(pk=cluster.row.pk)
+    suite_key, settings.CRYPTOGRAPHY_KEY_FALLBACKS = settings.CREDENTIALS_KEY, []
+    settings.CREDENTIALS_KEY = "a-key-that-was-later-removed-" + "k" * 30
+    stored.config_version += 1
+    stored.save()  # the kubeconfig written again, under the key that is then lost
+    settings.CREDENTIALS_KEY = suite_key
+
+    err = io.StringIO()
+    with pytest.raises(CommandError):
+        call_command("reconcile_registries", stdout=io.StringIO(), stderr=err)
+
+    assert (
+        "Cluster main: The cluster's stored kubeconfig cannot be decrypted: the encryption key "
+        "changed." in err.getvalue()
+    )
+    assert "CRYPTOGRAPHY_KEY_FALLBACKS" in err.getvalue()

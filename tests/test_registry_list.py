@@ -361,3 +361,23 @@ def test_queries_per_page_do_not_grow_with_the_rows(
     # The table alone, as htmx asks for it: no switcher.
     with django_assert_num_queries(6):
         client.get(_url(organization, sort="-changed", page=2), headers={"HX-Request": "true"})
+
+
+def test_a_row_no_key_reads_is_marked_without_decrypting_or_more_queries(
+    client, organization, owner, settings, count_decryptions, django_assert_num_queries
+):
+    _registries(organization, 49, updated_by=owner)
+    suite_key = settings.CREDENTIALS_KEY
+    settings.CREDENTIALS_KEY = "a-key-that-was-later-removed-" + "r" * 30
+    RegistryFactory(organization=organization, display_name="Lost", updated_by=owner)
+    settings.CREDENTIALS_KEY = suite_key
+    client.force_login(owner)
+    client.get(_url(organization))
+
+    with django_assert_num_queries(7):
+        response = client.get(_url(organization))
+
+    lost = next(row for row in response.text.split('<tbody id="registry-') if ">Lost</th>" in row)
+    assert "Password cannot be decrypted: the encryption key changed. Enter it again." in lost
+    assert response.text.count("cannot be decrypted") == 1
+    assert count_decryptions == []

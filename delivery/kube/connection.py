@@ -13,6 +13,8 @@ from django.conf import settings
 from kubernetes import client, config
 from kubernetes.config.config_exception import ConfigException
 
+from registries.encryption import UNREADABLE_MESSAGE, is_unreadable
+
 from ..errors import ClusterError, parse_kubeconfig
 from .cluster import Cluster
 
@@ -82,6 +84,14 @@ def _configuration(cluster_row) -> client.Configuration:
                     detail=f"KUBECONFIG={settings.KUBECONFIG}: no such file",
                 )
             config.load_kube_config(config_file=str(path), client_configuration=configuration)
+        elif source == "kubeconfig" and is_unreadable(cluster_row.kubeconfig):
+            raise ClusterError(
+                "config",
+                f"The cluster's stored kubeconfig {UNREADABLE_MESSAGE}.",
+                retriable=False,
+                detail="add the key it was written with to CRYPTOGRAPHY_KEY_FALLBACKS, "
+                "or store the kubeconfig again",
+            )
         elif source == "kubeconfig":
             config.load_kube_config_from_dict(
                 parse_kubeconfig(cluster_row.kubeconfig), client_configuration=configuration

@@ -7,7 +7,7 @@ from django.db import migrations
 def to_fernet(apps, schema_editor):
     from registries import rotation
 
-    rotation.rotate()
+    rotation.rotate(tables=[rotation.REGISTRY_CREDENTIALS_BEFORE_KEY_ID])
 
 
 class Migration(migrations.Migration):

@@ -450,3 +450,18 @@ def test_the_admin_and_the_login_page_run_without_violations(page: Page, organiz
         expect(page.locator("#content")).to_be_visible()
     page.get_by_role("button", name="Log out").click()
     expect(page.get_by_role("button", name="Log in")).to_be_visible()
+
+
+def test_a_credential_no_key_reads_is_marked_on_its_row(page, owner, organization, settings):
+    suite_key = settings.CREDENTIALS_KEY
+    settings.CREDENTIALS_KEY = "a-key-that-was-later-removed-" + "b" * 30
+    RegistryFactory(organization=organization, display_name="Harbor", address="harbor.example.com")
+    settings.CREDENTIALS_KEY = suite_key
+    RegistryFactory(organization=organization, display_name="GitHub", address="ghcr.io")
+
+    open_registries(page, owner)
+
+    expect(page.locator("tbody.registry", has_text="Harbor")).to_contain_text(
+        "Password cannot be decrypted: the encryption key changed. Enter it again."
+    )
+    expect(page.locator("tbody.registry", has_text="GitHub")).not_to_contain_text("decrypted")

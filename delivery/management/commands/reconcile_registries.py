@@ -68,9 +68,14 @@ class Command(BaseCommand):
             )
         if not loop:
             tasks.recover_stale_runs()
-            failed = self._pass(org)
-            if failed:
-                raise CommandError(f"{failed} target(s) could not be synced.")
+            failed, pending = self._pass(org)
+            if failed or pending:
+                raise CommandError(
+                    " ".join(
+                        ([f"{failed} target(s) could not be synced."] if failed else [])
+                        + ([f"{pending} removal(s) are still pending."] if pending else [])
+                    )
+                )
             return
         done = 0
         # The heartbeat file is what the reconciler Deployment's probes read.
@@ -91,7 +96,7 @@ class Command(BaseCommand):
             if sweep(quiet=True):
                 tasks.recover_stale_runs()
 
-    def _pass(self, org: str | None) -> int:
+    def _pass(self, org: str | None) -> tuple[int, int]:
         from delivery.reconcile import reconcile
 
         started, calls = time.monotonic(), kube.api_calls_made()
@@ -111,11 +116,13 @@ class Command(BaseCommand):
             self._say(f"Cluster {name}: {error.message}{detail}", error=True)
         for where, message in sorted(report.errors.items()):
             self._say(f"{where}: {message}", error=True)
+        for where, message in sorted(report.removal_errors.items()):
+            self._say(f"Not yet removed: {where}: {message} It will be retried.", error=True)
         for removed in report.removed:
             self._say(f"Removed {removed}")
         in_sync = report.targets - len(report.errors)
         self._say(f"{in_sync}/{report.targets} targets in sync, {report.writes} write(s).")
-        return len(report.errors)
+        return len(report.errors), len(report.removal_errors)
 
     def _say(self, message: str, *, error: bool = False) -> None:
         """To the terminal as text; with LOG_FORMAT=json, as log lines like everything else."""
