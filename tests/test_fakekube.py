@@ -546,14 +546,15 @@ def test_patch_of_missing_object_is_404(core, namespace):
 
 
 def test_default_service_account_appears_shortly_after_its_namespace(core, fake_kube):
-    fake_kube.default_sa_delay = 0.1
+    # Long enough that a loaded machine still reads before it appears.
+    fake_kube.default_sa_delay = 1.0
     core.create_namespace({"metadata": {"name": "team-b"}})
 
     with pytest.raises(client.ApiException) as error:
         core.read_namespaced_service_account("default", "team-b")
     assert error.value.status == 404
 
-    time.sleep(0.3)
+    time.sleep(1.2)
     assert core.read_namespaced_service_account("default", "team-b").metadata.name == "default"
 
 
