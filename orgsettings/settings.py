@@ -245,6 +245,16 @@ HEARTBEAT_DIR = env.path("HEARTBEAT_DIR", default=Path(tempfile.gettempdir()) / 
 # gunicorn reads the same variable (gunicorn.conf.py); the check compares it with the probe's.
 GUNICORN_TIMEOUT = env.int("GUNICORN_TIMEOUT", default=30)
 
+# Registry auth kinds, like PASSWORD_HASHERS: dotted paths to AuthKind classes, in the form's
+# order (see registries/auth_kinds/base.py). A kind still stored by a registry must stay listed.
+REGISTRY_AUTH_KINDS = env.list(
+    "REGISTRY_AUTH_KINDS",
+    default=[
+        "registries.auth_kinds.basic.BasicAuth",
+        "registries.auth_kinds.token.Token",
+    ],
+)
+
 # Delivery: pushing image-pull Secrets to each organization's targets (see the README).
 REGISTRY_SYNC_ENABLED = env.bool("REGISTRY_SYNC_ENABLED", default=True)
 # With no cluster defined, KUBECONFIG (or the in-cluster ServiceAccount when running in a pod)

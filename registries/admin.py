@@ -23,7 +23,7 @@ from orgsettings.models import AuditSource
 
 from . import connection_test
 from .forms import RegistryForm, changed_message
-from .models import AuthType, ContainerRegistry
+from .models import SECRET_COLUMNS, ContainerRegistry
 from .services import RegistryChangedError, registry_create, registry_delete, registry_update
 
 CREDENTIALS_PERMISSION = "registries.change_registry_credentials"
@@ -74,7 +74,7 @@ class ContainerRegistryAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         # Lists never need the secrets: leave them encrypted in the database.
-        return super().get_queryset(request).defer("password", "token")
+        return super().get_queryset(request).defer(*SECRET_COLUMNS)
 
     def get_fieldsets(self, request, obj=None):
         registry = ["organization", "display_name", "address", "auth_type", "username"]
@@ -110,8 +110,7 @@ class ContainerRegistryAdmin(admin.ModelAdmin):
     def credentials(self, registry: ContainerRegistry) -> str:
         if registry.credentials_problem:
             return registry.credentials_problem
-        secret = "token" if registry.auth_type == AuthType.TOKEN else "password"
-        return f"A {secret} is stored (never shown)."
+        return registry.kind.describe_stored(registry)
 
     def _may_change_credentials(self, request) -> bool:
         return request.user.has_perm(CREDENTIALS_PERMISSION)

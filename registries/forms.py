@@ -20,6 +20,7 @@ from django import forms
 from orgsettings.names import normalize_name
 
 from .advice import expiry_warning
+from .auth_kinds import auth_kind_choices
 from .encryption import UNREADABLE_MESSAGE
 from .models import AuthType, ContainerRegistry
 from .validation import (
@@ -123,7 +124,7 @@ class RegistryForm(forms.ModelForm):
             self.fields["password"].help_text = keep_hint.format("password")
         elif self.stored_auth_type == AuthType.TOKEN:
             self.fields["token"].help_text = keep_hint.format("token")
-        self.fields["auth_type"].choices = AuthType.choices
+        self.fields["auth_type"].choices = auth_kind_choices()
         self.fields["username"].required = False
 
     def full_clean(self) -> None:

@@ -19,7 +19,8 @@ from django.urls import reverse
 
 from orgsettings.models import Organization
 
-from .models import AuthType, ContainerRegistry
+from .auth_kinds import auth_kind_choices
+from .models import SECRET_COLUMNS, ContainerRegistry
 
 PAGE_SIZE = 50
 
@@ -51,7 +52,9 @@ class RegistryListForm(forms.Form):
 
     q = forms.CharField(label="Search", max_length=255, required=False, strip=True)
     auth = forms.ChoiceField(
-        label="Auth Type", choices=[("", "Any auth type"), *AuthType.choices], required=False
+        label="Auth Type",
+        choices=lambda: [("", "Any auth type"), *auth_kind_choices()],
+        required=False,
     )
     sort = forms.ChoiceField(label="Sort by", choices=SORT_CHOICES, required=False)
 
@@ -193,7 +196,7 @@ def _ordered(
     return (
         registries.select_related("updated_by")
         # The list never shows a secret: leave them encrypted in the database.
-        .defer("password", "token")
+        .defer(*SECRET_COLUMNS)
         .order_by(*terms, Lower("display_name"), "pk")
     )
 

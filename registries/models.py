@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import datetime
+import json
+
 from django.conf import settings
 from django.db import models
 from django.db.models.functions import Lower
+from django.utils import timezone
 
 from orgsettings.models import Organization
 
-from .encryption import UNREADABLE_MESSAGE, EncryptedTextField, is_unreadable
-from .validation import TOKEN_DEFAULT_USERNAME
+from .auth_kinds import AuthKind, AuthType, Login, auth_kind_choices, get_auth_kind
+from .encryption import EncryptedTextField, is_unreadable
 
+__all__ = ["AuthType", "ContainerRegistry"]
 
-class AuthType(models.TextChoices):
-    BASIC = "BasicAuth", "BasicAuth"
-    TOKEN = "Token", "Token"
+# Every column that holds a secret: never listed, searched, filtered or read by the table.
+SECRET_COLUMNS = ("password", "token", "secrets", "issued_login")
 
 
 class ContainerRegistry(models.Model):
@@ -27,10 +31,23 @@ class ContainerRegistry(models.Model):
     plain_http = models.BooleanField(
         "Plain HTTP", default=False, help_text="The address was entered with http://."
     )
-    auth_type = models.CharField("Auth Type", max_length=10, choices=AuthType.choices)
+    # The kinds are configured (REGISTRY_AUTH_KINDS), so the choices are a callable.
+    auth_type = models.CharField("Auth Type", max_length=32, choices=auth_kind_choices)
     username = models.CharField("Username", max_length=255, blank=True)
     password = EncryptedTextField("Password", blank=True)
     token = EncryptedTextField("Token", blank=True)
+    # When the user says the credential stops working (kinds with `user_expiry`).
+    expires_on = models.DateField("Expires on", null=True, blank=True)
+    # The date of expires_on that Activity was last warned about (once per registry and date).
+    expiry_warned_on = models.DateField(null=True, blank=True, editable=False)
+    # A kind's own fields (see registries/auth_kinds/base.py): its non-secret values, its
+    # write-only ones (an encrypted JSON object), the login it obtained itself and when that
+    # expires, and its bookkeeping (a refresh schedule).
+    options = models.JSONField(default=dict, blank=True, editable=False)
+    secrets = EncryptedTextField(blank=True, editable=False)
+    issued_login = EncryptedTextField(blank=True, editable=False)
+    issued_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+    kind_state = models.JSONField(default=dict, blank=True, editable=False)
 
     # Optimistic concurrency: every save bumps it; a save based on an older value is refused.
     version = models.PositiveIntegerField(default=1)
@@ -70,30 +87,77 @@ class ContainerRegistry(models.Model):
         return f"<ContainerRegistry {self.pk} {self.address!r}>"
 
     @property
+    def kind(self) -> AuthKind:
+        """The auth kind this registry logs in with (UnknownAuthKind when not configured)."""
+        return get_auth_kind(self.auth_type)
+
+    def login(self, *, now: datetime.datetime | None = None) -> Login:
+        return self.kind.login(self, now=now or timezone.now())
+
+    @property
     def login_username(self) -> str:
         """The username sent to the registry (a token travels as the password of a login)."""
-        if self.auth_type == AuthType.TOKEN:
-            return self.username or TOKEN_DEFAULT_USERNAME
-        return self.username
+        return self.login().username
+
+    @property
+    def login_secret(self) -> str:
+        return self.login().secret
+
+    @property
+    def user_expires_at(self) -> datetime.datetime | None:
+        """The end of the "Expires on" day, in the installation's time zone."""
+        if self.expires_on is None:
+            return None
+        day_after = self.expires_on + datetime.timedelta(days=1)
+        return datetime.datetime.combine(
+            day_after, datetime.time(), timezone.get_default_timezone()
+        )
 
     @property
     def credentials_unreadable(self) -> bool:
-        """Whether the stored password or token cannot be decrypted with any configured key."""
-        return is_unreadable(self.password) or is_unreadable(self.token)
+        """Whether a stored secret cannot be decrypted with any configured key."""
+        return any(is_unreadable(getattr(self, column)) for column in SECRET_COLUMNS)
 
     @property
     def credentials_problem(self) -> str:
         """What the row says when its stored credential is unreadable ("" when it is fine)."""
         if not self.credentials_unreadable:
             return ""
-        secret = "Token" if self.auth_type == AuthType.TOKEN else "Password"
-        return f"{secret} {UNREADABLE_MESSAGE}. Enter it again."
+        return self.kind.unreadable_problem(self)
 
     @property
     def is_wildcard(self) -> bool:
         """A `*.example.com` address names no host to log in to, so it cannot be tested."""
         return "*" in self.address.partition("/")[0]
 
-    @property
-    def login_secret(self) -> str:
-        return self.token if self.auth_type == AuthType.TOKEN else self.password
+    # --- a kind's stored values (see registries/auth_kinds/base.py) ---------------------------
+
+    def secret_values(self) -> dict[str, str]:
+        """The kind's write-only values, decrypted ({} when none, or unreadable)."""
+        if not self.secrets or is_unreadable(self.secrets):
+            return {}
+        return json.loads(self.secrets)
+
+    def set_secret_values(self, values: dict[str, str]) -> None:
+        self.secrets = json.dumps(values, sort_keys=True) if values else ""
+
+    def issued(self) -> Login | None:
+        """The login the kind obtained itself (a minted token), or None."""
+        if not self.issued_login or is_unreadable(self.issued_login):
+            return None
+        data = json.loads(self.issued_login)
+        return Login(data["username"], data["secret"], self.issued_expires_at)
+
+    def set_issued_login(self, login: Login | None) -> None:
+        if login is None:
+            self.issued_login, self.issued_expires_at = "", None
+            return
+        self.issued_login = json.dumps({"username": login.username, "secret": login.secret})
+        self.issued_expires_at = login.expires_at
+
+    def clear_credentials(self) -> None:
+        """Remove every kind's stored credentials (the username and expiry date stay)."""
+        self.password = self.token = self.secrets = ""
+        self.options = {}
+        self.set_issued_login(None)
+        self.kind_state = {}

@@ -72,7 +72,7 @@ def test_registries_secrets_and_sync_state_survive_the_migration(old_schema):
         sync_error="Namespace “team-u” does not exist.",
     )
 
-    migrate(
+    migrated = migrate(
         [
             ("delivery", "0002_clusters_from_environment"),
             ("registries", "0003_sync_state_moved_to_delivery_targets"),
@@ -80,7 +80,9 @@ def test_registries_secrets_and_sync_state_survive_the_migration(old_schema):
     )
 
     from delivery.models import Cluster, DeliveryTarget
-    from registries.models import ContainerRegistry as Registry
+
+    # The registry model as of that migration: later ones add columns.
+    Registry = migrated.get_model("registries", "ContainerRegistry")
 
     assert Registry.objects.get(pk=github.pk).password == "ghp-old-secret"
     assert Registry.objects.get(address="docker.io").token == "dckr-old-token"

@@ -1,0 +1,91 @@
+"""The auth kinds a registry can use, loaded from the REGISTRY_AUTH_KINDS setting.
+
+Modelled on Django's PASSWORD_HASHERS: the setting lists dotted paths to AuthKind classes, and
+`auth_kinds()` holds one instance of each, in the setting's order (the form's order). See
+base.py for what a kind is and how to add one.
+"""
+
+from __future__ import annotations
+
+import functools
+from enum import StrEnum
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+from django.utils.module_loading import import_string
+
+from .base import EXPIRY_WARNING_DAYS, AuthKind, Login, secret_field
+from .basic import BasicAuth
+from .token import Token
+
+__all__ = [
+    "EXPIRY_WARNING_DAYS",
+    "AuthKind",
+    "AuthType",
+    "Login",
+    "UnknownAuthKind",
+    "auth_kind_choices",
+    "auth_kinds",
+    "get_auth_kind",
+    "secret_field",
+]
+
+DEFAULT_AUTH_KINDS = [
+    "registries.auth_kinds.basic.BasicAuth",
+    "registries.auth_kinds.token.Token",
+]
+
+
+class AuthType(StrEnum):
+    """The stored values of the built-in kinds, for code that names one of them."""
+
+    BASIC = BasicAuth.value
+    TOKEN = Token.value
+
+
+class UnknownAuthKind(LookupError):
+    """A stored Auth Type that no configured kind has (its kind was taken out of the setting)."""
+
+
+@functools.cache
+def _loaded() -> dict[str, AuthKind]:
+    kinds: dict[str, AuthKind] = {}
+    for path in getattr(settings, "REGISTRY_AUTH_KINDS", DEFAULT_AUTH_KINDS):
+        try:
+            kind = import_string(path)()
+        except ImportError as error:
+            raise ImproperlyConfigured(f"REGISTRY_AUTH_KINDS: cannot import {path!r}.") from error
+        if not isinstance(kind, AuthKind):
+            raise ImproperlyConfigured(f"REGISTRY_AUTH_KINDS: {path!r} is not an AuthKind.")
+        if kind.value in kinds:
+            raise ImproperlyConfigured(f"REGISTRY_AUTH_KINDS lists {kind.value!r} twice.")
+        kinds[kind.value] = kind
+    if not kinds:
+        raise ImproperlyConfigured("REGISTRY_AUTH_KINDS lists no auth kind.")
+    return kinds
+
+
+def auth_kinds() -> list[AuthKind]:
+    """Every configured kind, in the setting's order."""
+    return list(_loaded().values())
+
+
+def get_auth_kind(value: str) -> AuthKind:
+    """The configured kind stored as `value` ("BasicAuth"), or UnknownAuthKind."""
+    try:
+        return _loaded()[value]
+    except KeyError:
+        raise UnknownAuthKind(f"No configured auth kind is stored as {value!r}.") from None
+
+
+def auth_kind_choices() -> list[tuple[str, str]]:
+    """The model field's choices (a callable, so migrations do not list the kinds)."""
+    return [(kind.value, kind.label) for kind in auth_kinds()]
+
+
+@receiver(setting_changed)
+def _reload(*, setting: str, **kwargs) -> None:
+    if setting == "REGISTRY_AUTH_KINDS":
+        _loaded.cache_clear()
