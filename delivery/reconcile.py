@@ -15,6 +15,7 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from registries.ecr_refresh import ecr_refresh_ensure
 from registries.models import ContainerRegistry
 
 from . import converge, kube, outcomes
@@ -38,6 +39,10 @@ class PassReport:
 
 def reconcile(organization_slug: str | None = None) -> PassReport:
     report = PassReport()
+    if organization_slug is None:
+        # Minted credentials (Amazon ECR tokens) each have a refresh queued: a lost one would
+        # leave a token to expire in the Secret this pass finds in sync.
+        ecr_refresh_ensure()
     # The cluster rows (with their encrypted kubeconfigs) are read once each, below.
     targets = DeliveryTarget.objects.select_related("organization").order_by("pk")
     if organization_slug is not None:

@@ -25,7 +25,7 @@ from .models import AuditAction, AuditEvent, AuditSource, Organization, Role
 
 SYSTEM_ACTOR = "system"
 _current_source: ContextVar[str | None] = ContextVar("audit_source", default=None)
-SECRET_FIELDS = frozenset({"password", "token"})
+SECRET_FIELDS = frozenset({"password", "token", "aws_secret_access_key"})
 
 FIELD_LABELS = {
     "display_name": "Display Name",
@@ -35,6 +35,7 @@ FIELD_LABELS = {
     "username": "Username",
     "password": "Password",
     "token": "Token",
+    "aws_secret_access_key": "AWS Secret Access Key",
     "user": "User",
     "role": "Role",
     "name": "Name",

@@ -252,6 +252,7 @@ REGISTRY_AUTH_KINDS = env.list(
     default=[
         "registries.auth_kinds.basic.BasicAuth",
         "registries.auth_kinds.token.Token",
+        "registries.auth_kinds.ecr.AmazonECR",
     ],
 )
 

@@ -10,7 +10,13 @@ class RegistriesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from orgsettings.audit import register_event_kinds
+
         from .checks import encryption_key_settings, probe_settings
+        from .ecr_refresh import REFRESH_FAILED, REFRESH_FAILED_LABEL
 
         checks.register(probe_settings)
+        register_event_kinds(
+            {REFRESH_FAILED: REFRESH_FAILED_LABEL}, field_labels={"refresh_error": "Refresh error"}
+        )
         checks.register(encryption_key_settings, checks.Tags.security, deploy=True)

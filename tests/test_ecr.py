@@ -1,0 +1,204 @@
+"""Amazon ECR: minting a token with boto3 against moto's server, its schedule, the refresh task
+with its failures and retries, and the sweep that keeps a refresh queued for every registry."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from django_tasks_db.models import DBTaskResult
+
+from orgsettings.models import AuditEvent
+from registries import ecr_refresh
+from registries.auth_kinds.ecr import (
+    TOKEN_LIFETIME,
+    MintError,
+    mint,
+    parse_host,
+    token_expiry,
+)
+from registries.models import ContainerRegistry
+
+from .aws import ACCESS_KEY_ID, ACCOUNT, REGION, ROLE_ARN, SECRET_ACCESS_KEY, ecr_registry
+
+pytestmark = pytest.mark.django_db
+
+NOW = datetime.datetime(2026, 12, 2, 8, 0, tzinfo=datetime.UTC)
+
+
+def refreshes(registry) -> list[DBTaskResult]:
+    return list(
+        DBTaskResult.objects.filter(
+            status="READY",
+            task_path=ecr_refresh.refresh_ecr_token.module_path,
+            args_kwargs__kwargs__registry_id=registry.pk,
+        )
+    )
+
+
+def test_mint_gets_a_token_that_lasts_12_hours_from_the_mint_time(aws):
+    minted = mint(
+        access_key_id=ACCESS_KEY_ID, secret_access_key=SECRET_ACCESS_KEY, region=REGION, now=NOW
+    )
+    assert minted.username == "AWS"
+    assert minted.secret
+    # moto reports a fixed date in 2015: the schedule counts from the mint time instead.
+    assert minted.expires_at == NOW + datetime.timedelta(hours=12)
+    assert minted.refresh_at == NOW + datetime.timedelta(hours=6)
+
+
+def test_a_reported_expiry_after_the_mint_time_is_the_one_used():
+    reported = NOW + datetime.timedelta(hours=11)
+    assert token_expiry(reported, minted_at=NOW) == reported
+    assert token_expiry(NOW - datetime.timedelta(days=1), minted_at=NOW) == NOW + TOKEN_LIFETIME
+
+
+def test_mint_through_an_assumed_role(aws):
+    minted = mint(
+        access_key_id=ACCESS_KEY_ID,
+        secret_access_key=SECRET_ACCESS_KEY,
+        region=REGION,
+        role_arn=ROLE_ARN,
+        now=NOW,
+    )
+    assert minted.secret
+
+
+def test_denied_keys_say_access_denied_and_nothing_of_the_key(aws):
+    key_id, secret = aws.keys_without_permissions()
+    aws.deny_all()
+    with pytest.raises(MintError) as raised:
+        mint(access_key_id=key_id, secret_access_key=secret, region=REGION, now=NOW)
+    assert raised.value.message == "access denied"
+    assert secret not in str(raised.value) and key_id not in str(raised.value)
+    assert raised.value.__cause__ is None and raised.value.__context__ is not None
+
+
+def test_an_unreachable_endpoint_is_a_retriable_failure(aws, monkeypatch):
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    with pytest.raises(MintError, match="cannot reach AWS") as raised:
+        mint(
+            access_key_id=ACCESS_KEY_ID,
+            secret_access_key=SECRET_ACCESS_KEY,
+            region=REGION,
+            now=NOW,
+        )
+    assert raised.value.retriable
+
+
+@pytest.mark.parametrize(
+    ("host", "parsed"),
+    [
+        (f"{ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com", (ACCOUNT, "eu-west-1")),
+        (f"{ACCOUNT}.dkr.ecr-fips.us-gov-west-1.amazonaws.com", (ACCOUNT, "us-gov-west-1")),
+        (f"{ACCOUNT}.dkr.ecr.cn-north-1.amazonaws.com.cn", (ACCOUNT, "cn-north-1")),
+        ("12345.dkr.ecr.eu-west-1.amazonaws.com", None),
+        (f"{ACCOUNT}.dkr.ecr.amazonaws.com", None),
+        ("public.ecr.aws", None),
+        (f"{ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com.evil.example", None),
+    ],
+)
+def test_ecr_hosts_name_their_account_and_region(host, parsed):
+    assert parse_host(host) == parsed
+
+
+def test_a_new_ecr_registry_has_its_first_token_minted_by_a_queued_refresh(organization, aws):
+    registry = ecr_registry(organization)
+    assert registry.login_secret == ""
+    assert len(refreshes(registry)) == 1
+
+    result = ecr_refresh.ecr_token_refresh(registry_id=registry.pk, now=NOW)
+
+    assert result.startswith("refreshed")
+    registry.refresh_from_db()
+    assert registry.login_username == "AWS" and registry.login_secret
+    assert registry.issued_expires_at == NOW + datetime.timedelta(hours=12)
+    assert registry.version == 2
+    [next_refresh] = refreshes(registry)
+    assert next_refresh.run_after == NOW + datetime.timedelta(hours=6)
+
+
+def test_a_failed_refresh_keeps_the_last_token_and_is_recorded_once_per_streak(
+    organization, aws, monkeypatch
+):
+    registry = ecr_registry(organization)
+    ecr_refresh.ecr_token_refresh(registry_id=registry.pk, now=NOW)
+    registry.refresh_from_db()
+    token, version = registry.login_secret, registry.version
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+
+    later = NOW + datetime.timedelta(hours=6)
+    for attempt in range(3):
+        ecr_refresh.ecr_token_refresh(registry_id=registry.pk, attempt=attempt, now=later)
+
+    registry.refresh_from_db()
+    assert registry.login_secret == token and registry.version == version
+    assert registry.kind.refresh_error(registry) == "cannot reach AWS (EndpointConnectionError)"
+    assert registry.kind.row_notes(registry, now=NOW + datetime.timedelta(hours=9)) == [
+        "token expires in 3 h; refresh failed: cannot reach AWS (EndpointConnectionError)"
+    ]
+    [event] = AuditEvent.objects.filter(action=ecr_refresh.REFRESH_FAILED)
+    assert event.target_id == str(registry.pk) and event.actor is None
+    [retry] = refreshes(registry)
+    assert retry.args_kwargs["kwargs"]["attempt"] == 3
+    assert retry.run_after == later + datetime.timedelta(minutes=4)
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", aws.endpoint)
+    ecr_refresh.ecr_token_refresh(registry_id=registry.pk, attempt=3, now=later)
+    registry.refresh_from_db()
+    assert registry.login_secret != token
+    assert registry.kind.refresh_error(registry) == ""
+    assert registry.kind.failing_since(registry) is None
+
+
+def test_retries_wait_longer_each_time_up_to_half_an_hour():
+    delays = [ecr_refresh.retry_delay(attempt) for attempt in range(8)]
+    assert delays == sorted(delays)
+    assert delays[0] == datetime.timedelta(minutes=1)
+    assert delays[-1] == datetime.timedelta(minutes=30)
+
+
+def test_the_sweep_queues_a_refresh_for_a_registry_whose_refresh_was_lost(organization, aws):
+    registry = ecr_registry(organization)
+    ecr_refresh.ecr_token_refresh(registry_id=registry.pk, now=NOW)
+    DBTaskResult.objects.all().delete()
+
+    assert ecr_refresh.ecr_refresh_ensure(now=NOW + datetime.timedelta(hours=1)) == 1
+    [queued] = refreshes(registry)
+    assert queued.run_after == NOW + datetime.timedelta(hours=6)
+    # One is waiting now: the next sweep adds none.
+    assert ecr_refresh.ecr_refresh_ensure(now=NOW + datetime.timedelta(hours=2)) == 0
+
+    DBTaskResult.objects.all().delete()
+    ecr_refresh.ecr_refresh_ensure(now=NOW + datetime.timedelta(hours=7))
+    [overdue] = refreshes(registry)
+    assert overdue.run_after == NOW + datetime.timedelta(hours=7)
+
+
+def test_an_edit_that_keeps_the_aws_keys_keeps_the_token(organization, aws):
+    registry = ecr_registry(organization)
+    ecr_refresh.ecr_token_refresh(registry_id=registry.pk, now=NOW)
+    registry.refresh_from_db()
+    token = registry.login_secret
+
+    registry.kind.store(registry, {"aws_secret_access_key": None})
+    registry.display_name = "Renamed"
+    registry.save()
+    assert ContainerRegistry.objects.get(pk=registry.pk).login_secret == token
+
+    registry.kind.store(registry, {"aws_secret_access_key": "another-secret-access-key"})
+    registry.save()
+    assert ContainerRegistry.objects.get(pk=registry.pk).login_secret == ""
+    [queued] = refreshes(registry)
+
+
+def test_the_row_says_when_the_token_expires_and_when_it_is_refreshed(organization, aws):
+    registry = ecr_registry(organization)
+    assert registry.kind.row_notes(registry, now=NOW) == ["no token yet; minting one"]
+    ecr_refresh.ecr_token_refresh(registry_id=registry.pk, now=NOW)
+    registry.refresh_from_db()
+    later = NOW + datetime.timedelta(hours=1)
+    assert registry.kind.row_notes(registry, now=later) == [
+        "token expires in 11 h; refreshed in 5 h"
+    ]
+    assert registry.kind.expires_at(registry) == NOW + datetime.timedelta(hours=12)
