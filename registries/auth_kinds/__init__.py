@@ -8,11 +8,11 @@ base.py for what a kind is and how to add one.
 from __future__ import annotations
 
 import functools
-from enum import StrEnum
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
+from django.db import models
 from django.dispatch import receiver
 from django.utils.module_loading import import_string
 
@@ -38,11 +38,12 @@ DEFAULT_AUTH_KINDS = [
 ]
 
 
-class AuthType(StrEnum):
-    """The stored values of the built-in kinds, for code that names one of them."""
+class AuthType(models.TextChoices):
+    """The stored values of the built-in kinds, for code that names one of them (the form and
+    the model read the configured kinds instead)."""
 
-    BASIC = BasicAuth.value
-    TOKEN = Token.value
+    BASIC = BasicAuth.value, BasicAuth.label
+    TOKEN = Token.value, Token.label
 
 
 class UnknownAuthKind(LookupError):

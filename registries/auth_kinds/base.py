@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from django import forms
+from django.utils import timezone
 
 from ..encryption import UNREADABLE_MESSAGE
 from ..validation import validate_secret
@@ -50,6 +51,28 @@ if TYPE_CHECKING:
 
 # Within this many days of its "Expires on" date, a credential's row warns.
 EXPIRY_WARNING_DAYS = 14
+
+
+@dataclass(frozen=True)
+class Expiry:
+    """What a row says about when its credential stops working."""
+
+    state: str  # "soon" or "expired"
+    text: str  # "expires in 5 days", "expired"
+
+
+def date_expiry(expires_on: datetime.date | None, *, today: datetime.date) -> Expiry | None:
+    """The words for an "Expires on" date: from EXPIRY_WARNING_DAYS before it, and after it."""
+    if expires_on is None:
+        return None
+    days = (expires_on - today).days
+    if days < 0:
+        return Expiry("expired", "expired")
+    if days > EXPIRY_WARNING_DAYS:
+        return None
+    if days == 0:
+        return Expiry("soon", "expires today")
+    return Expiry("soon", "expires tomorrow" if days == 1 else f"expires in {days} days")
 
 
 @dataclass(frozen=True)
@@ -154,7 +177,12 @@ class AuthKind:
             form.add_error(name, error)
 
     def advice(self, address_key: str, username: str) -> str:
-        """Why the credentials typed for this address will stop working ("" when unknown)."""
+        """A warning while this kind is chosen for the address ("" for none)."""
+        return ""
+
+    def advice_for_others(self, address_key: str, username: str) -> str:
+        """A warning while another kind is chosen for an address this kind serves better, like
+        an Amazon ECR password typed as BasicAuth ("" for none)."""
         return ""
 
     # --- storage ---------------------------------------------------------------------------
@@ -214,6 +242,23 @@ class AuthKind:
     def expires_at(self, registry: ContainerRegistry) -> datetime.datetime | None:
         """When the delivered login stops working, if known."""
         return registry.user_expires_at if self.user_expiry else registry.issued_expires_at
+
+    def expiry(self, registry: ContainerRegistry, *, now: datetime.datetime) -> Expiry | None:
+        """What the row says about expiry (None: nothing to say). The default reads the
+        "Expires on" date; a kind that issues its own logins says when the issued one expires
+        (override it to say more, like when it will be refreshed)."""
+        if self.user_expiry:
+            return date_expiry(registry.expires_on, today=timezone.localdate(now))
+        expires_at = registry.issued_expires_at
+        if expires_at is None:
+            return None
+        left = expires_at - now
+        if left <= datetime.timedelta(0):
+            return Expiry("expired", "token expired")
+        hours = max(1, round(left.total_seconds() / 3600))
+        if hours < 48:
+            return Expiry("soon", f"token expires in {hours} h")
+        return None
 
     def row_notes(self, registry: ContainerRegistry, *, now: datetime.datetime) -> list[str]:
         """Extra lines for the registry's row (a refresh schedule, a failed refresh). Read only
