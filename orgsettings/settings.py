@@ -234,6 +234,8 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # At DEBUG the AWS SDK logs request and response bodies: a minted ECR token among them.
+    "loggers": {name: {"level": "WARNING"} for name in ("boto3", "botocore", "s3transfer")},
 }
 
 # Operations: probes, metrics and the production server (see docs/operators.md, "Deploying").

@@ -123,7 +123,9 @@ class RegistryForm(forms.ModelForm):
         self.fields[
             "username"
         ].help_text = f"Required for BasicAuth. Optional with a token: “{TOKEN_DEFAULT_USERNAME}” is sent when left empty."
-        self.fields["expires_on"].help_text = (
+        self.fields[
+            "expires_on"
+        ].help_text = (
             "Optional: when this password or token stops working. The table warns two weeks before."
         )
         keep_hint = "Leave blank to keep the stored {} (for an address on the same host)."

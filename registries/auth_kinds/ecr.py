@@ -27,7 +27,7 @@ from django import forms
 from django.utils import timezone
 
 from ..validation import split_key
-from .base import AuthKind, Login, secret_field
+from .base import AuthKind, Expiry, Login, secret_field
 
 if TYPE_CHECKING:
     from ..models import ContainerRegistry
@@ -210,9 +210,9 @@ def in_words(delta: datetime.timedelta) -> str:
     minutes = max(int(delta.total_seconds() // 60), 0)
     if minutes < 60:
         return f"{max(minutes, 1)} min"
-    if minutes < 48 * 60:
-        return f"{minutes // 60} h"
-    return f"{minutes // (24 * 60)} days"
+    if minutes < 48 * 60 - 30:
+        return f"{round(minutes / 60)} h"
+    return f"{round(minutes / (24 * 60))} days"
 
 
 class AmazonECR(AuthKind):
@@ -295,8 +295,11 @@ class AmazonECR(AuthKind):
             )
         self.clean_secret(form, "aws_secret_access_key", required=not keeps_stored_secret)
 
-    def advice(self, address_key: str, username: str) -> str:
-        return ""
+    def advice_for_others(self, address_key: str, username: str) -> str:
+        """An ECR password typed as BasicAuth (from aws ecr get-login-password) lasts 12 hours."""
+        if parse_host(split_key(address_key)[0]) is None:
+            return ""
+        return "This password expires in 12 hours; use Amazon ECR to have it refreshed."
 
     def store(self, registry: ContainerRegistry, values: dict[str, Any]) -> None:
         """As every kind stores, except that the minted token and its schedule stay when the
@@ -354,22 +357,37 @@ class AmazonECR(AuthKind):
     def failing_since(self, registry: ContainerRegistry) -> datetime.datetime | None:
         return _parse_time((registry.kind_state or {}).get("failing_since"))
 
-    def row_notes(self, registry: ContainerRegistry, *, now: datetime.datetime) -> list[str]:
-        """ "token expires in 11 h; refreshed in 5 h", or "token expires in 3 h; refresh
-        failed: access denied"."""
-        expires_at = registry.issued_expires_at
+    def expiry(self, registry: ContainerRegistry, *, now: datetime.datetime) -> Expiry | None:
+        """Said (and counted by the reconciler) only when a refresh is failing: "token expires
+        in 3 h; refresh failed: access denied". A token that is refreshed on time is the
+        row's note instead (`row_notes`)."""
         error = self.refresh_error(registry)
+        if not error:
+            return None
+        expires_at = registry.issued_expires_at
         if expires_at is None:
-            first = "no token yet"
-        elif expires_at <= now:
-            first = f"token expired {in_words(now - expires_at)} ago"
-        else:
-            first = f"token expires in {in_words(expires_at - now)}"
-        if error:
-            return [f"{first}; refresh failed: {error}"]
+            return Expiry("expired", f"no token; minting failed: {error}")
+        if expires_at <= now:
+            return Expiry(
+                "expired",
+                f"token expired {in_words(now - expires_at)} ago; refresh failed: {error}",
+            )
+        return Expiry(
+            "soon", f"token expires in {in_words(expires_at - now)}; refresh failed: {error}"
+        )
+
+    def row_notes(self, registry: ContainerRegistry, *, now: datetime.datetime) -> list[str]:
+        """When the token expires and when it is refreshed: "token expires in 11 h; refreshed
+        in 5 h" (nothing while a refresh is failing: `expiry` says that)."""
+        if self.refresh_error(registry):
+            return []
+        expires_at = registry.issued_expires_at
+        if expires_at is None:
+            return ["no token yet; minting one"]
+        if expires_at <= now:
+            return [f"token expired {in_words(now - expires_at)} ago; refreshing now"]
+        first = f"token expires in {in_words(expires_at - now)}"
         refresh_at = self.refresh_at(registry)
-        if expires_at is None:
-            return [f"{first}; minting one"]
         if refresh_at is None or refresh_at <= now:
             return [f"{first}; refreshing now"]
         return [f"{first}; refreshed in {in_words(refresh_at - now)}"]
