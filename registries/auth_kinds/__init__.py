@@ -16,7 +16,15 @@ from django.db import models
 from django.dispatch import receiver
 from django.utils.module_loading import import_string
 
-from .base import EXPIRY_WARNING_DAYS, AuthKind, Expiry, Login, date_expiry, secret_field
+from .base import (
+    EXPIRY_WARNING_DAYS,
+    AuthKind,
+    Expiry,
+    Login,
+    LoginUnavailable,
+    date_expiry,
+    secret_field,
+)
 from .basic import BasicAuth
 from .token import Token
 
@@ -26,6 +34,7 @@ __all__ = [
     "AuthType",
     "Expiry",
     "Login",
+    "LoginUnavailable",
     "UnknownAuthKind",
     "auth_kind_choices",
     "auth_kinds",
