@@ -9,11 +9,15 @@ a stored password or token.
 
 from __future__ import annotations
 
+import datetime
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.http import HttpResponseRedirect
+from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 
@@ -22,6 +26,7 @@ from orgsettings.audit import audited_as, client_ip
 from orgsettings.models import AuditSource
 
 from . import connection_test
+from .auth_kinds import EXPIRY_WARNING_DAYS, UnknownAuthKind, auth_kinds, secret_parameters
 from .forms import RegistryForm, changed_message
 from .models import SECRET_COLUMNS, ContainerRegistry
 from .services import RegistryChangedError, registry_create, registry_delete, registry_update
@@ -52,6 +57,35 @@ class RegistryAdminForm(RegistryForm):
         return cleaned
 
 
+class ExpiryFilter(admin.SimpleListFilter):
+    """Across organizations: the credentials whose "Expires on" date is near or past, and the
+    issued logins (a kind's minted token) that were not refreshed in time."""
+
+    title = "expiry"
+    parameter_name = "expiry"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("soon", f"Expires within {EXPIRY_WARNING_DAYS} days"),
+            ("expired", "Expired"),
+            ("dated", "Has an expiry date"),
+        ]
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        today = timezone.localdate(now)
+        if self.value() == "soon":
+            return queryset.filter(
+                expires_on__gte=today,
+                expires_on__lte=today + datetime.timedelta(days=EXPIRY_WARNING_DAYS),
+            )
+        if self.value() == "expired":
+            return queryset.filter(Q(expires_on__lt=today) | Q(issued_expires_at__lt=now))
+        if self.value() == "dated":
+            return queryset.filter(Q(expires_on__isnull=False) | Q(issued_expires_at__isnull=False))
+        return queryset
+
+
 @admin.register(ContainerRegistry)
 class ContainerRegistryAdmin(admin.ModelAdmin):
     form = RegistryAdminForm
@@ -60,10 +94,11 @@ class ContainerRegistryAdmin(admin.ModelAdmin):
         "organization",
         "address",
         "auth_type",
+        "expiry",
         "updated_at",
     ]
     list_select_related = ["organization"]
-    list_filter = ["auth_type", "organization"]
+    list_filter = ["auth_type", ExpiryFilter, "organization"]
     search_fields = ["display_name", "address", "organization__name", "organization__slug"]
     autocomplete_fields = ["organization"]
     actions = ["test_connection"]
@@ -79,9 +114,11 @@ class ContainerRegistryAdmin(admin.ModelAdmin):
     def get_fieldsets(self, request, obj=None):
         registry = ["organization", "display_name", "address", "auth_type", "username"]
         if obj is not None and not self.has_change_permission(request, obj):
-            registry.append("credentials")
+            registry += ["expires_on", "credentials"]
         else:
-            registry += ["password", "token", "version"]
+            # Every kind's fields: the form checks only the chosen kind's.
+            kind_fields = [name for kind in auth_kinds() for name in kind.field_names()]
+            registry += [*dict.fromkeys(kind_fields), "expires_on", "version"]
         fieldsets = [(None, {"fields": registry})]
         if obj is not None:
             fieldsets += [("Record", {"fields": self._record})]
@@ -102,9 +139,19 @@ class ContainerRegistryAdmin(admin.ModelAdmin):
             kwargs["fields"] = None
         return super().get_form(request, obj, change, **kwargs)
 
-    @method_decorator(sensitive_post_parameters("password", "token"))
+    @method_decorator(sensitive_post_parameters(*secret_parameters()))
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         return super().changeform_view(request, object_id, form_url, extra_context)
+
+    @admin.display(description="Expires", ordering="expires_on")
+    def expiry(self, registry: ContainerRegistry) -> str:
+        try:
+            expiry = registry.kind.expiry(registry, now=timezone.now())
+        except UnknownAuthKind:
+            return "—"
+        date = registry.expires_on.isoformat() if registry.expires_on else ""
+        words = expiry.text if expiry else ""
+        return " · ".join(part for part in (date, words) if part) or "—"
 
     @admin.display(description="Credentials")
     def credentials(self, registry: ContainerRegistry) -> str:

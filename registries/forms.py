@@ -155,15 +155,29 @@ class RegistryForm(forms.ModelForm):
         return [
             {
                 "kind": kind,
+                "number": number,
                 "fields": [self[name] for name in kind.field_names()],
             }
-            for kind in self.kinds
+            for number, kind in enumerate(self.kinds, start=1)
         ]
 
-    def kinds_with(self, attribute: str) -> str:
-        """The values of the kinds that use the shared field (`username`, `user_expiry`), for
-        the template's data-auth attribute."""
-        return " ".join(kind.value for kind in self.kinds if getattr(kind, attribute))
+    def _shown_for(self, attribute: str) -> str:
+        return " ".join(
+            str(number)
+            for number, kind in enumerate(self.kinds, start=1)
+            if getattr(kind, attribute)
+        )
+
+    @property
+    def username_kinds(self) -> str:
+        """The positions (1, 2, …) of the kinds that use Username, for the stylesheet's rules
+        that show a field only for its kinds (see .auth-fields in app.css)."""
+        return self._shown_for("username")
+
+    @property
+    def expiry_kinds(self) -> str:
+        """The same for "Expires on"."""
+        return self._shown_for("user_expiry")
 
     def full_clean(self) -> None:
         super().full_clean()

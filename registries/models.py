@@ -12,7 +12,15 @@ from django.utils import timezone
 
 from orgsettings.models import Organization
 
-from .auth_kinds import AuthKind, AuthType, Login, auth_kind_choices, get_auth_kind
+from .auth_kinds import (
+    AuthKind,
+    AuthType,
+    Expiry,
+    Login,
+    UnknownAuthKind,
+    auth_kind_choices,
+    get_auth_kind,
+)
 from .encryption import EncryptedTextField, is_unreadable
 
 __all__ = ["AuthType", "ContainerRegistry"]
@@ -102,6 +110,22 @@ class ContainerRegistry(models.Model):
     @property
     def login_secret(self) -> str:
         return self.login().secret
+
+    @property
+    def expiry(self) -> Expiry | None:
+        """What the row says about when the credential stops working (None: nothing)."""
+        try:
+            return self.kind.expiry(self, now=timezone.now())
+        except UnknownAuthKind:
+            return None
+
+    @property
+    def row_notes(self) -> list[str]:
+        """The kind's extra lines for the row (an issued token's refresh, say)."""
+        try:
+            return self.kind.row_notes(self, now=timezone.now())
+        except UnknownAuthKind:
+            return []
 
     @property
     def user_expires_at(self) -> datetime.datetime | None:

@@ -31,7 +31,7 @@ from orgsettings.models import AuditAction, AuditEvent, Membership
 from orgsettings.nav import settings_context
 
 from . import advice, connection_test, listing
-from .auth_kinds import UnknownAuthKind, get_auth_kind
+from .auth_kinds import UnknownAuthKind, get_auth_kind, secret_parameters
 from .forms import RegistryForm, RegistryTestForm, changed_message
 from .models import ContainerRegistry
 from .services import RegistryChangedError, registry_create, registry_delete, registry_update
@@ -157,7 +157,7 @@ def registry_list(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @login_required
-@sensitive_post_parameters("password", "token")
+@sensitive_post_parameters(*secret_parameters())
 @require_http_methods(["GET", "POST"])
 def registry_create_view(request: HttpRequest, slug: str) -> HttpResponse:
     membership = membership_or_404(request.user, slug)
@@ -177,7 +177,7 @@ def registry_create_view(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @login_required
-@sensitive_post_parameters("password", "token")
+@sensitive_post_parameters(*secret_parameters())
 @require_http_methods(["GET", "POST"])
 def registry_edit_view(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     membership = membership_or_404(request.user, slug)
@@ -317,7 +317,7 @@ def _saved_message(registry: ContainerRegistry, verb: str, form: RegistryForm) -
 
 @transaction.non_atomic_requests
 @login_required
-@sensitive_post_parameters("password", "token")
+@sensitive_post_parameters(*secret_parameters())
 @require_POST
 @never_cache
 def registry_test_form_view(request: HttpRequest, slug: str) -> HttpResponse:
@@ -346,7 +346,7 @@ def registry_test_form_view(request: HttpRequest, slug: str) -> HttpResponse:
 
 @transaction.non_atomic_requests
 @login_required
-@sensitive_post_parameters("password", "token")
+@sensitive_post_parameters(*secret_parameters())
 @require_POST
 @never_cache
 def registry_test_stored_view(request: HttpRequest, slug: str, pk: int) -> HttpResponse:

@@ -168,7 +168,10 @@ def test_keys_and_tokens_never_appear_in_pages_logs_errors_or_the_trail(
     hours_pass_until_the_refresh(registry)
     run_tasks()
     report = connection_test.check_login(ContainerRegistry.objects.get(pk=registry.pk))
-    assert report.title == "No token minted"
+    assert report.title == "Credentials rejected"
+    assert report.message == (
+        "AWS gave no registry token: access denied. The registry was not contacted."
+    )
     registry.refresh_from_db()
     tokens.add(registry.login_secret)
 

@@ -16,7 +16,15 @@ from django.db import models
 from django.dispatch import receiver
 from django.utils.module_loading import import_string
 
-from .base import EXPIRY_WARNING_DAYS, AuthKind, Login, secret_field
+from .base import (
+    EXPIRY_WARNING_DAYS,
+    AuthKind,
+    Expiry,
+    Login,
+    LoginUnavailable,
+    date_expiry,
+    secret_field,
+)
 from .basic import BasicAuth
 from .token import Token
 
@@ -24,12 +32,16 @@ __all__ = [
     "EXPIRY_WARNING_DAYS",
     "AuthKind",
     "AuthType",
+    "Expiry",
     "Login",
+    "LoginUnavailable",
     "UnknownAuthKind",
     "auth_kind_choices",
     "auth_kinds",
+    "date_expiry",
     "get_auth_kind",
     "secret_field",
+    "secret_parameters",
 ]
 
 DEFAULT_AUTH_KINDS = [
@@ -79,6 +91,11 @@ def get_auth_kind(value: str) -> AuthKind:
         return _loaded()[value]
     except KeyError:
         raise UnknownAuthKind(f"No configured auth kind is stored as {value!r}.") from None
+
+
+def secret_parameters() -> list[str]:
+    """Every configured kind's write-only field names, for sensitive_post_parameters."""
+    return sorted({name for kind in auth_kinds() for name in kind.secret_fields})
 
 
 def auth_kind_choices() -> list[tuple[str, str]]:

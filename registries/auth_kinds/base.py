@@ -88,6 +88,17 @@ class Login:
         return f"<Login {self.username!r} expires_at={self.expires_at!r}>"
 
 
+class LoginUnavailable(Exception):
+    """A kind could not obtain a login (a refused mint). The message is shown to the user as
+    is: it must never hold a secret."""
+
+    def __init__(self, message: str, *, outcome: str = "unauthorized") -> None:
+        super().__init__(message)
+        self.message = message
+        # A connection test's outcome (registries/connection_test/report.py OUTCOMES).
+        self.outcome = outcome
+
+
 def secret_field(label: str, *, max_length: int, autocomplete: str = "off") -> forms.CharField:
     """A write-only form field: never rendered back, stripped, its length checked in clean()."""
     field = forms.CharField(
@@ -236,7 +247,8 @@ class AuthKind:
         raise NotImplementedError
 
     def login_to_test(self, registry: ContainerRegistry, *, now: datetime.datetime) -> Login:
-        """The login a connection test sends (a kind that mints logins mints a fresh one)."""
+        """The login a connection test sends (a kind that mints logins mints a fresh one, and
+        raises LoginUnavailable when it cannot)."""
         return self.login(registry, now=now)
 
     def expires_at(self, registry: ContainerRegistry) -> datetime.datetime | None:

@@ -27,7 +27,7 @@ from django import forms
 from django.utils import timezone
 
 from ..validation import split_key
-from .base import AuthKind, Expiry, Login, secret_field
+from .base import AuthKind, Expiry, Login, LoginUnavailable, secret_field
 
 if TYPE_CHECKING:
     from ..models import ContainerRegistry
@@ -326,7 +326,13 @@ class AmazonECR(AuthKind):
     def login_to_test(self, registry: ContainerRegistry, *, now: datetime.datetime) -> Login:
         """A fresh token, minted with the typed keys: the test checks the keys, not the past.
         Raises MintError."""
-        minted = self.mint(registry, now=now)
+        try:
+            minted = self.mint(registry, now=now)
+        except MintError as error:
+            raise LoginUnavailable(
+                f"AWS gave no registry token: {error.message}. The registry was not contacted.",
+                outcome="unreachable" if error.retriable else "unauthorized",
+            ) from None
         return Login(minted.username, minted.secret, minted.expires_at)
 
     def mint(self, registry: ContainerRegistry, *, now: datetime.datetime) -> Minted:

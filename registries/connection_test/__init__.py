@@ -19,7 +19,7 @@ from __future__ import annotations
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from ..auth_kinds.ecr import MintError
+from ..auth_kinds import LoginUnavailable
 from .address_policy import parse_networks
 from .login_flow import probe_registry
 from .options import ProbeOptions, parse_rate, probe_options
@@ -55,17 +55,10 @@ def check_login(registry) -> Report:
             outcome="untestable",
         )
     try:
-        # A kind that mints logins (Amazon ECR) mints a fresh one here, from the typed keys.
         login = registry.kind.login_to_test(registry, now=timezone.now())
-    except MintError as error:
-        TESTS.labels("unauthorized").inc()
-        return Report(
-            title="No token minted",
-            message=f"AWS did not give a registry token: {error.message}. The registry was not "
-            "contacted.",
-            tone="error",
-            outcome="unauthorized",
-        )
+    except LoginUnavailable as unavailable:
+        TESTS.labels(unavailable.outcome).inc()
+        return report_for(ProbeResult(unavailable.outcome, unavailable.message))
     result = probe_registry(
         address=registry.address,
         plain_http=registry.plain_http,
