@@ -502,7 +502,7 @@ def test_edit_form_warns_about_the_stored_address_when_it_opens(client, organiza
     )
     client.force_login(owner)
     response = client.get(url("edit", organization, registry), **HX)
-    assert "expire after 12 hours" in response.text
+    assert "expires in 12 hours; use Amazon ECR to have it refreshed" in response.text
 
 
 def test_docker_hub_hint_says_what_will_be_stored_before_saving(client, organization, owner):
