@@ -27,6 +27,8 @@ from orgsettings.models import AuditSource
 
 from . import connection_test
 from .auth_kinds import EXPIRY_WARNING_DAYS, UnknownAuthKind, auth_kinds, secret_parameters
+from .auth_kinds.ecr import AmazonECR
+from .ecr_refresh import ecr_refresh_request
 from .forms import RegistryForm, changed_message
 from .models import SECRET_COLUMNS, ContainerRegistry
 from .services import RegistryChangedError, registry_create, registry_delete, registry_update
@@ -101,7 +103,7 @@ class ContainerRegistryAdmin(admin.ModelAdmin):
     list_filter = ["auth_type", ExpiryFilter, "organization"]
     search_fields = ["display_name", "address", "organization__name", "organization__slug"]
     autocomplete_fields = ["organization"]
-    actions = ["test_connection"]
+    actions = ["test_connection", "refresh_token"]
     _record = ["created_at", "created_by", "updated_at", "updated_by"]
 
     class Media:
@@ -199,6 +201,31 @@ class ContainerRegistryAdmin(admin.ModelAdmin):
                 request,
                 f"Tested the first {MAX_TESTS_PER_ACTION} registries only: each test can take a few "
                 "seconds. Select fewer to test the others.",
+                messages.WARNING,
+            )
+
+    # Minting uses the stored AWS keys: the same permission as testing them.
+    @admin.action(description="Refresh Amazon ECR token now", permissions=["change_credentials"])
+    def refresh_token(self, request, queryset) -> None:
+        """Queue a token refresh for each selected Amazon ECR registry, due now; the worker
+        mints it and the delivery that follows rewrites the Secret."""
+        chosen = list(queryset.select_related(None).only("pk", "auth_type"))
+        ecr = [registry for registry in chosen if registry.auth_type == AmazonECR.value]
+        for registry in ecr:
+            ecr_refresh_request(registry)
+        if ecr:
+            self.message_user(
+                request,
+                f"Queued a token refresh for {len(ecr)} Amazon ECR "
+                f"{'registry' if len(ecr) == 1 else 'registries'}: the worker mints the "
+                "token and delivers it.",
+                messages.SUCCESS,
+            )
+        if len(ecr) < len(chosen):
+            self.message_user(
+                request,
+                f"{len(chosen) - len(ecr)} selected registries are not Amazon ECR: their "
+                "credentials are stored as given, with nothing to refresh.",
                 messages.WARNING,
             )
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime
 
 import pytest
+from django.urls import reverse
+from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from orgsettings.models import AuditEvent
@@ -209,3 +211,41 @@ def test_the_row_says_when_the_token_expires_and_when_it_is_refreshed(organizati
         "token expires in 11 h; refreshed in 5 h"
     ]
     assert registry.kind.expires_at(registry) == NOW + datetime.timedelta(hours=12)
+
+
+# The admin's "Refresh Amazon ECR token now"
+
+
+def test_the_admin_forces_a_refresh_that_is_due_at_once(client, organization, aws):
+    from .test_admin import REGISTRIES, REGISTRY_PERMISSIONS, VIEW_PERMISSIONS, _staff
+
+    registry = ecr_registry(organization)
+    ecr_refresh.ecr_token_refresh(registry_id=registry.pk, now=NOW)
+    client.force_login(
+        _staff(*VIEW_PERMISSIONS, *REGISTRY_PERMISSIONS, "change_registry_credentials")
+    )
+
+    response = client.post(
+        reverse(f"{REGISTRIES}_changelist"),
+        {"action": "refresh_token", "_selected_action": [registry.pk]},
+        follow=True,
+    )
+
+    assert "Queued a token refresh for 1 Amazon ECR registry" in response.text
+    [due] = refreshes(registry)
+    assert due.run_after < timezone.now() + datetime.timedelta(seconds=5)
+
+
+def test_forcing_a_refresh_needs_the_credentials_permission(client, organization, aws):
+    from .test_admin import REGISTRIES, REGISTRY_PERMISSIONS, VIEW_PERMISSIONS, _staff
+
+    registry = ecr_registry(organization)
+    ecr_refresh.ecr_token_refresh(registry_id=registry.pk, now=NOW)
+    client.force_login(_staff(*VIEW_PERMISSIONS, *REGISTRY_PERMISSIONS))
+    changelist = reverse(f"{REGISTRIES}_changelist")
+
+    assert "refresh_token" not in client.get(changelist).text
+    client.post(changelist, {"action": "refresh_token", "_selected_action": [registry.pk]})
+
+    [scheduled] = refreshes(registry)
+    assert scheduled.run_after == NOW + datetime.timedelta(hours=6)
