@@ -13,7 +13,7 @@ class RegistriesConfig(AppConfig):
         from orgsettings.audit import register_event_kinds
 
         from . import expiry
-        from .auth_kinds import auth_kinds
+        from .auth_kinds import register_audit_fields
         from .checks import encryption_key_settings, probe_settings
         from .ecr_refresh import REFRESH_FAILED, REFRESH_FAILED_LABEL
 
@@ -22,11 +22,5 @@ class RegistriesConfig(AppConfig):
             {REFRESH_FAILED: REFRESH_FAILED_LABEL}, field_labels={"refresh_error": "Refresh error"}
         )
         checks.register(encryption_key_settings, checks.Tags.security, deploy=True)
-        # Each kind's fields are recorded by the audit trail under their labels, its secrets
-        # only as "set", "changed" or "removed".
-        labels, secrets = {"expires_on": "Expires on"}, set()
-        for kind in auth_kinds():
-            fields = kind.form_fields()
-            labels.update({name: str(field.label) for name, field in fields.items()})
-            secrets.update(kind.secret_fields)
-        register_event_kinds(expiry.EVENT_KINDS, field_labels=labels, secret_fields=secrets)
+        register_event_kinds(expiry.EVENT_KINDS)
+        register_audit_fields()

@@ -7,6 +7,7 @@ base.py for what a kind is and how to add one.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 
 from django.conf import settings
@@ -67,11 +68,12 @@ def _loaded() -> dict[str, AuthKind]:
     kinds: dict[str, AuthKind] = {}
     for path in getattr(settings, "REGISTRY_AUTH_KINDS", DEFAULT_AUTH_KINDS):
         try:
-            kind = import_string(path)()
+            kind_class = import_string(path)
         except ImportError as error:
             raise ImproperlyConfigured(f"REGISTRY_AUTH_KINDS: cannot import {path!r}.") from error
-        if not isinstance(kind, AuthKind):
+        if not (isinstance(kind_class, type) and issubclass(kind_class, AuthKind)):
             raise ImproperlyConfigured(f"REGISTRY_AUTH_KINDS: {path!r} is not an AuthKind.")
+        kind = kind_class()
         if kind.value in kinds:
             raise ImproperlyConfigured(f"REGISTRY_AUTH_KINDS lists {kind.value!r} twice.")
         kinds[kind.value] = kind
@@ -103,7 +105,23 @@ def auth_kind_choices() -> list[tuple[str, str]]:
     return [(kind.value, kind.label) for kind in auth_kinds()]
 
 
+def register_audit_fields() -> None:
+    """Tell the audit trail each kind's field labels, and that its secrets are secrets (recorded
+    only as "set", "changed" or "removed")."""
+    from orgsettings.audit import register_event_kinds
+
+    labels: dict[str, str] = {"expires_on": "Expires on"}
+    secrets: set[str] = set()
+    for kind in auth_kinds():
+        labels.update({name: str(field.label) for name, field in kind.form_fields().items()})
+        secrets.update(kind.secret_fields)
+    register_event_kinds({}, field_labels=labels, secret_fields=secrets)
+
+
 @receiver(setting_changed)
 def _reload(*, setting: str, **kwargs) -> None:
     if setting == "REGISTRY_AUTH_KINDS":
         _loaded.cache_clear()
+        # A wrong setting is said again where the kinds are used.
+        with contextlib.suppress(ImproperlyConfigured):
+            register_audit_fields()
