@@ -208,7 +208,7 @@ def test_the_row_says_when_the_token_expires_and_when_it_is_refreshed(organizati
     registry.refresh_from_db()
     later = NOW + datetime.timedelta(hours=1)
     assert registry.kind.row_notes(registry, now=later) == [
-        "token expires in 11 h; refreshed in 5 h"
+        "token expires in 11 h; next refresh in 5 h"
     ]
     assert registry.kind.expires_at(registry) == NOW + datetime.timedelta(hours=12)
 

@@ -383,7 +383,7 @@ class AmazonECR(AuthKind):
         )
 
     def row_notes(self, registry: ContainerRegistry, *, now: datetime.datetime) -> list[str]:
-        """When the token expires and when it is refreshed: "token expires in 11 h; refreshed
+        """When the token expires and when it is refreshed: "token expires in 11 h; next refresh
         in 5 h" (nothing while a refresh is failing: `expiry` says that)."""
         if self.refresh_error(registry):
             return []
@@ -396,7 +396,7 @@ class AmazonECR(AuthKind):
         refresh_at = self.refresh_at(registry)
         if refresh_at is None or refresh_at <= now:
             return [f"{first}; refreshing now"]
-        return [f"{first}; refreshed in {in_words(refresh_at - now)}"]
+        return [f"{first}; next refresh in {in_words(refresh_at - now)}"]
 
     def record_minted(self, registry: ContainerRegistry, minted: Minted) -> None:
         """Keep a fresh token on `registry` (not saved) and clear any failure."""
