@@ -337,6 +337,9 @@ class AmazonECR(AuthKind):
 
     def mint(self, registry: ContainerRegistry, *, now: datetime.datetime) -> Minted:
         key_id, secret, region, role_arn = self.credentials(registry)
+        if not region:
+            # Saved without the form (a script, a data migration): the address names it.
+            region = (parse_host(split_key(registry.address)[0]) or ("", ""))[1]
         if not secret:
             raise MintError(
                 "the AWS secret access key is missing or cannot be decrypted", retriable=False
