@@ -91,14 +91,18 @@ def api_key_data(**overrides):
     return {**data, **overrides}
 
 
-def test_the_built_in_kinds_are_basicauth_then_token():
-    assert [kind.value for kind in auth_kinds()] == ["BasicAuth", "Token"]
-    assert auth_kind_choices() == [("BasicAuth", "BasicAuth"), ("Token", "Token")]
+def test_the_built_in_kinds_are_basicauth_token_then_amazon_ecr():
+    assert [kind.value for kind in auth_kinds()] == ["BasicAuth", "Token", "ECR"]
+    assert auth_kind_choices() == [
+        ("BasicAuth", "BasicAuth"),
+        ("Token", "Token"),
+        ("ECR", "Amazon ECR"),
+    ]
 
 
 def test_an_unconfigured_kind_is_unknown():
     with pytest.raises(UnknownAuthKind):
-        get_auth_kind("ECR")
+        get_auth_kind("Example")
 
 
 @pytest.mark.parametrize(
