@@ -18,7 +18,15 @@ from . import encryption
 
 BATCH_SIZE = 200
 _TABLE = "registries_containerregistry"
-_COLUMNS = ("password", "token")
+# Every encrypted column of the table. The migration to Fernet runs this before the later ones
+# existed: only the columns the table has are read.
+_COLUMNS = ("password", "token", "secrets", "issued_login")
+
+
+def _columns() -> tuple[str, ...]:
+    with connection.cursor() as cursor:
+        present = {c.name for c in connection.introspection.get_table_description(cursor, _TABLE)}
+    return tuple(column for column in _COLUMNS if column in present)
 
 
 class NothingDecryptsError(Exception):
@@ -40,18 +48,19 @@ class RotationReport:
         self.unreadable = [] if self.unreadable is None else self.unreadable
 
 
-def _raw_rows(after: int, limit: int) -> list[tuple[int, bytes, bytes]]:
+def _raw_rows(columns: tuple[str, ...], after: int, limit: int) -> list[tuple]:
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT id, password, token FROM {_TABLE} WHERE id > %s ORDER BY id LIMIT %s",  # noqa: S608
+            f"SELECT id, {', '.join(columns)} FROM {_TABLE} WHERE id > %s ORDER BY id LIMIT %s",  # noqa: S608
             [after, limit],
         )
-        return [(pk, bytes(password), bytes(token)) for pk, password, token in cursor.fetchall()]
+        return [(pk, *(bytes(value) for value in values)) for pk, *values in cursor.fetchall()]
 
 
-def _batches(batch_size: int) -> Iterator[list[tuple[int, bytes, bytes]]]:
+def _batches(batch_size: int) -> Iterator[list[tuple]]:
     after = 0
-    while rows := _raw_rows(after, batch_size):
+    columns = _columns()
+    while rows := _raw_rows(columns, after, batch_size):
         yield rows
         after = rows[-1][0]
 
@@ -106,16 +115,19 @@ def rotate(
 
 def _rewrite(pk: int, stored: list[bytes], plain: list[str]) -> None:
     fresh = [encryption.encrypt(value) for value in plain]
+    # The values come in _columns()' order, which is _COLUMNS' (later migrations add to its end).
+    columns = _COLUMNS[: len(stored)]
+    assignments = ", ".join(f"{column} = %s" for column in columns)
+    unchanged = " AND ".join(f"{column} = %s" for column in columns)
     with connection.cursor() as cursor:
         # Only if nobody saved the row since it was read (a save writes the current key anyway).
         cursor.execute(
-            f"UPDATE {_TABLE} SET password = %s, token = %s "  # noqa: S608
-            "WHERE id = %s AND password = %s AND token = %s",
+            f"UPDATE {_TABLE} SET {assignments} WHERE id = %s AND {unchanged}",  # noqa: S608
             [*fresh, pk, *stored],
         )
         if cursor.rowcount == 0:
             return
-        cursor.execute(f"SELECT password, token FROM {_TABLE} WHERE id = %s", [pk])  # noqa: S608
+        cursor.execute(f"SELECT {', '.join(columns)} FROM {_TABLE} WHERE id = %s", [pk])  # noqa: S608
         written = [bytes(value) for value in cursor.fetchone()]
     readable = all(encryption.is_current(value) for value in written)
     if not readable or [encryption.decrypt(value) for value in written] != plain:

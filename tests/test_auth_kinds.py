@@ -265,3 +265,23 @@ def test_the_built_in_kinds_say_which_secret_they_store(organization):
     basic = RegistryFactory(organization=organization)
     assert token.kind.describe_stored(token) == "A token is stored (never shown)."
     assert basic.kind.describe_stored(basic) == "A password is stored (never shown)."
+
+
+def test_rotating_the_key_re_encrypts_a_kinds_secrets_and_issued_login(settings, organization):
+    from registries import encryption, rotation
+
+    settings.CREDENTIALS_KEY, settings.CRYPTOGRAPHY_KEY_FALLBACKS = "old-key-" * 4, []
+    registry = RegistryFactory(organization=organization, secrets='{"example_api_key": "k"}')
+    registry.set_issued_login(Login("AWS", "minted"))
+    registry.save()
+    settings.CREDENTIALS_KEY, settings.CRYPTOGRAPHY_KEY_FALLBACKS = "new-key-" * 4, ["old-key-" * 4]
+
+    assert rotation.rotate().rewritten == 1
+
+    settings.CRYPTOGRAPHY_KEY_FALLBACKS = []
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT secrets, issued_login FROM registries_containerregistry")
+        assert all(encryption.is_current(bytes(value)) for value in cursor.fetchone())
+    stored = ContainerRegistry.objects.get()
+    assert stored.secret_values() == {"example_api_key": "k"}
+    assert stored.issued().secret == "minted"
