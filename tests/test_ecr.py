@@ -4,6 +4,7 @@ with its failures and retries, and the sweep that keeps a refresh queued for eve
 from __future__ import annotations
 
 import datetime
+import json
 
 import pytest
 from django.urls import reverse
@@ -249,3 +250,36 @@ def test_forcing_a_refresh_needs_the_credentials_permission(client, organization
 
     [scheduled] = refreshes(registry)
     assert scheduled.run_after == NOW + datetime.timedelta(hours=6)
+
+
+def test_the_audit_trail_records_that_the_secret_access_key_changed_never_its_value(
+    organization, aws
+):
+    from registries.services import registry_create, registry_update
+
+    registry = registry_create(
+        organization,
+        actor=None,
+        display_name="ECR",
+        address=f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com",
+        auth_type="ECR",
+        aws_access_key_id=ACCESS_KEY_ID,
+        aws_secret_access_key=SECRET_ACCESS_KEY,
+        aws_region=REGION,
+        aws_role_arn="",
+    )
+    ecr_refresh.ecr_token_refresh(registry_id=registry.pk, now=NOW)
+    registry.refresh_from_db()
+    token = registry.login_secret
+    registry_update(
+        registry,
+        actor=None,
+        expected_version=registry.version,
+        aws_secret_access_key="a-new-secret-access-key-0042",
+    )
+
+    events = list(AuditEvent.objects.order_by("pk"))
+    assert events[-1].changes["aws_secret_access_key"] == {"secret": "changed"}
+    stored = json.dumps([event.changes for event in events])
+    for secret in (SECRET_ACCESS_KEY, "a-new-secret-access-key-0042", token):
+        assert secret not in stored
