@@ -12,7 +12,7 @@ from django.db.models import F
 from orgsettings.audit import audit_record, field_changes
 from orgsettings.models import AuditAction, Organization
 
-from .auth_kinds import UnknownAuthKind, auth_kinds
+from .auth_kinds import Login, UnknownAuthKind, auth_kinds
 from .models import ContainerRegistry
 
 
@@ -103,6 +103,27 @@ def registry_delete(registry: ContainerRegistry, *, actor, ip: str | None = None
     # The event keeps the registry's name and address as text: it outlives the row.
     _audit(registry, actor, ip, AuditAction.REGISTRY_DELETED, _audited_fields(registry), None)
     registry.delete()
+
+
+@transaction.atomic
+def registry_login_issue(
+    registry: ContainerRegistry, *, login: Login | None, state: dict | None = None
+) -> ContainerRegistry:
+    """Store a login the registry's kind obtained itself (a minted token), and its bookkeeping.
+
+    For kinds that refresh their logins (Amazon ECR). The version is bumped, so the reconciler
+    sees that the delivered Secret is behind, and the save requests a delivery like any change.
+    It is not a person's change: "Last changed" and the audit trail stay as they were (a kind
+    records its own failures). Only the issued columns are written, so a concurrent edit of the
+    registry's other fields is not overwritten.
+    """
+    stored = ContainerRegistry.objects.select_for_update().get(pk=registry.pk)
+    stored.set_issued_login(login)
+    if state is not None:
+        stored.kind_state = state
+    stored.version += 1
+    stored.save(update_fields=["issued_login", "issued_expires_at", "kind_state", "version"])
+    return stored
 
 
 _AUDITED_FIELDS = ("display_name", "address", "plain_http", "auth_type", "username")

@@ -4,11 +4,14 @@ code knowing it."""
 
 from __future__ import annotations
 
+import datetime
+
 import pytest
 from django import forms
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 from django.urls import reverse
+from django.utils import timezone
 
 from delivery.dockerconfig import build_config
 from orgsettings.models import AuditEvent
@@ -285,3 +288,24 @@ def test_rotating_the_key_re_encrypts_a_kinds_secrets_and_issued_login(settings,
     stored = ContainerRegistry.objects.get()
     assert stored.secret_values() == {"example_api_key": "k"}
     assert stored.issued().secret == "minted"
+
+
+def test_a_login_the_kind_issued_is_delivered_without_counting_as_a_persons_change(
+    organization, owner
+):
+    from registries.services import registry_login_issue
+
+    registry = RegistryFactory(organization=organization, updated_by=owner)
+    expires = timezone.now() + datetime.timedelta(hours=12)
+
+    issued = registry_login_issue(
+        registry, login=Login("AWS", "minted-1", expires), state={"refresh_at": "later"}
+    )
+
+    stored = ContainerRegistry.objects.get(pk=registry.pk)
+    assert stored.version == registry.version + 1 == issued.version
+    assert (stored.updated_at, stored.updated_by) == (registry.updated_at, owner)
+    assert (stored.issued().secret, stored.issued_expires_at) == ("minted-1", expires)
+    assert stored.kind_state == {"refresh_at": "later"}
+    assert not AuditEvent.objects.exists()
+    assert "minted-1" not in repr(stored.issued())
