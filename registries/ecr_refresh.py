@@ -18,7 +18,7 @@ import datetime
 import logging
 
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Q
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 from django.utils import timezone
@@ -27,8 +27,10 @@ from django_tasks_db.models import DBTaskResult
 
 from orgsettings.audit import audit_record
 
+from .auth_kinds import Login
 from .auth_kinds.ecr import AmazonECR, MintError
 from .models import ContainerRegistry
+from .services import registry_login_issue
 
 logger = logging.getLogger(__name__)
 
@@ -78,11 +80,13 @@ def ecr_token_refresh(
         if stored is None or kind.credentials(stored) != kind.credentials(registry):
             # Edited while minting: that save queued a refresh with the new keys.
             return "credentials changed while minting"
-        kind.record_minted(stored, minted)
-        # A new version: the reconciler compares versions to tell that a Secret is stale.
-        stored.version = F("version") + 1
-        # Saving requests the delivery that rewrites the organization's Secret.
-        stored.save(update_fields=["issued_login", "issued_expires_at", "kind_state", "version"])
+        # Bumps the version (the reconciler's sign that the Secret is behind) and requests the
+        # delivery that rewrites it; "Last changed" and the trail are a person's, untouched.
+        registry_login_issue(
+            stored,
+            login=Login(minted.username, minted.secret, minted.expires_at),
+            state=kind.minted_state(minted),
+        )
         _enqueue(registry_id, at=minted.refresh_at)
     logger.info("Refreshed the ECR token of registry %s.", registry_id)
     return f"refreshed; expires {minted.expires_at.isoformat()}"

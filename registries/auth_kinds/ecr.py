@@ -401,16 +401,12 @@ class AmazonECR(AuthKind):
             return [f"{first}; refreshing now"]
         return [f"{first}; next refresh in {in_words(refresh_at - now)}"]
 
-    def record_minted(self, registry: ContainerRegistry, minted: Minted) -> None:
-        """Keep a fresh token on `registry` (not saved) and clear any failure."""
-        self.issue(
-            registry,
-            Login(minted.username, minted.secret, minted.expires_at),
-            state={
-                "minted_at": minted.minted_at.isoformat(),
-                "refresh_at": minted.refresh_at.isoformat(),
-            },
-        )
+    def minted_state(self, minted: Minted) -> dict:
+        """The kind_state kept with a fresh token: its schedule, and no failure."""
+        return {
+            "minted_at": minted.minted_at.isoformat(),
+            "refresh_at": minted.refresh_at.isoformat(),
+        }
 
     def record_failure(self, registry: ContainerRegistry, message: str, *, now) -> bool:
         """Note a failed refresh on `registry` (not saved); True when it starts a streak."""
