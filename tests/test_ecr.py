@@ -283,3 +283,40 @@ def test_the_audit_trail_records_that_the_secret_access_key_changed_never_its_va
     stored = json.dumps([event.changes for event in events])
     for secret in (SECRET_ACCESS_KEY, "a-new-secret-access-key-0042", token):
         assert secret not in stored
+
+
+# Test connection
+
+
+def test_test_connection_mints_a_token_and_logs_in_to_the_registry_with_it(
+    organization, aws, local_registry
+):
+    from registries import connection_test
+
+    # The real registry on loopback stands in for ECR's host; it knows no AWS token, so the
+    # login it refuses is the minted one (a mint that failed would not reach it).
+    registry = ecr_registry(organization)
+    registry.address = local_registry
+
+    report = connection_test.check_login(registry)
+
+    assert report.title == "Credentials rejected"
+    assert report.message.startswith(f"{local_registry} rejected these credentials.")
+
+
+def test_test_connection_with_refused_keys_says_why_and_contacts_no_registry(
+    organization, aws, connections
+):
+    from registries import connection_test
+
+    registry = ecr_registry(organization)
+    aws.deny_all()
+
+    report = connection_test.check_login(registry)
+
+    assert report.title == "Credentials rejected"
+    assert report.message == (
+        "AWS gave no registry token: access denied. The registry was not contacted."
+    )
+    # moto's port only: nothing went to the registry's host.
+    assert {port for _, port in connections} == {int(aws.endpoint.rsplit(":", 1)[1])}
