@@ -6,8 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
 from playwright.sync_api import expect
 
+from registries.ecr_refresh import refresh_ecr_token
 from registries.models import ContainerRegistry
 from tests.aws import ACCESS_KEY_ID, HOST, SECRET_ACCESS_KEY
 from tests.deliveries import run_tasks
@@ -49,6 +52,17 @@ def test_owner_adds_an_ecr_registry_and_its_row_shows_the_token_schedule(page, o
 
     expect(row).to_contain_text("token expires in 12 h; next refresh in 6 h")
     screenshot(page, "ecr-registry", copy_to=DOCS / "ecr-registry.png")
+
+    # Six hours on, AWS refuses the keys: the row says so, and how long the last token lasts.
+    aws.deny_all()
+    DBTaskResult.objects.filter(status="READY", task_path=refresh_ecr_token.module_path).update(
+        run_after=timezone.now()
+    )
+    run_tasks()
+    page.goto(PAGE_URL)
+
+    expect(row).to_contain_text("token expires in 12 h; refresh failed: access denied")
+    screenshot(page, "ecr-refresh-failed", copy_to=DOCS / "ecr-refresh-failed.png")
 
 
 def test_without_javascript_the_ecr_fields_are_in_the_plain_form(browser, live_server, owner, aws):
