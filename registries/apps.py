@@ -14,9 +14,10 @@ class RegistriesConfig(AppConfig):
 
         from . import expiry
         from .auth_kinds import register_audit_fields
-        from .checks import encryption_key_settings, probe_settings
+        from .checks import auth_kind_settings, encryption_key_settings, probe_settings
 
         checks.register(probe_settings)
+        checks.register(auth_kind_settings)
         checks.register(encryption_key_settings, checks.Tags.security, deploy=True)
         register_event_kinds(expiry.EVENT_KINDS)
         register_audit_fields()

@@ -349,3 +349,13 @@ def test_a_kinds_issued_login_shows_its_expiry_and_notes_on_the_row(
     # The Secret delivers the issued login.
     delivered = build_config(ContainerRegistry.objects.all())["auths"][registry.address]
     assert delivered["password"] == "minted-2"
+
+
+def test_manage_py_check_refuses_a_wrong_auth_kinds_setting(settings):
+    from registries.checks import auth_kind_settings
+
+    assert auth_kind_settings(None) == []
+    settings.REGISTRY_AUTH_KINDS = [*BUILT_IN, "tests.test_auth_kinds.Missing"]
+    [error] = auth_kind_settings(None)
+    assert (error.id, error.level >= 40) == ("registries.E010", True)
+    assert "cannot import 'tests.test_auth_kinds.Missing'" in error.msg
