@@ -14,10 +14,11 @@ class RegistriesConfig(AppConfig):
 
         from . import expiry
         from .auth_kinds import register_audit_fields
-        from .checks import encryption_key_settings, probe_settings
+        from .checks import auth_kind_settings, encryption_key_settings, probe_settings
         from .ecr_refresh import REFRESH_FAILED, REFRESH_FAILED_LABEL
 
         checks.register(probe_settings)
+        checks.register(auth_kind_settings)
         register_event_kinds(
             {REFRESH_FAILED: REFRESH_FAILED_LABEL}, field_labels={"refresh_error": "Refresh error"}
         )

@@ -58,7 +58,7 @@ def expiry_pass(
             expiry = registry.kind.expiry(registry, now=now)
         except UnknownAuthKind:
             continue
-        if expiry is None:
+        if expiry is None or expiry.state == "ok":
             continue
         if expiry.state == "expired":
             counts.expired += 1

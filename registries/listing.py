@@ -40,11 +40,19 @@ SORT_CHOICES = [
     ("-name", "Display Name, Z to A"),
     ("address", "Address, A to Z"),
     ("-address", "Address, Z to A"),
-    ("auth", "Auth Type, BasicAuth first"),
-    ("-auth", "Auth Type, Token first"),
+    ("auth", "Auth Type, {first} first"),
+    ("-auth", "Auth Type, {last} first"),
     ("-changed", "Last changed, newest first"),
     ("changed", "Last changed, oldest first"),
 ]
+
+
+def sort_choices() -> list[tuple[str, str]]:
+    """SORT_CHOICES, with the Auth Types that sort first and last (by their stored values)."""
+    labels = [label for _value, label in sorted(auth_kind_choices())]
+    return [
+        (value, label.format(first=labels[0], last=labels[-1])) for value, label in SORT_CHOICES
+    ]
 
 
 class RegistryListForm(forms.Form):
@@ -56,7 +64,7 @@ class RegistryListForm(forms.Form):
         choices=lambda: [("", "Any auth type"), *auth_kind_choices()],
         required=False,
     )
-    sort = forms.ChoiceField(label="Sort by", choices=SORT_CHOICES, required=False)
+    sort = forms.ChoiceField(label="Sort by", choices=sort_choices, required=False)
 
     def value(self, name: str) -> str:
         """The cleaned value, or "" when it is missing or invalid."""

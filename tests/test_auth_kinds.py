@@ -62,7 +62,14 @@ class ApiKey(AuthKind):
             return "This password expires hourly; use Example API key to have it refreshed."
         return ""
 
+    def row_notes(self, registry, *, now):
+        refresh_at = registry.kind_state.get("refresh_at")
+        return [f"refreshed at {refresh_at}"] if refresh_at else []
+
     def login(self, registry, *, now):
+        issued = registry.issued()
+        if issued is not None:
+            return issued
         region = registry.options.get("example_region", "")
         return Login(f"key-{region}", registry.secret_values().get("example_api_key", ""))
 
@@ -309,3 +316,50 @@ def test_a_login_the_kind_issued_is_delivered_without_counting_as_a_persons_chan
     assert stored.kind_state == {"refresh_at": "later"}
     assert not AuditEvent.objects.exists()
     assert "minted-1" not in repr(stored.issued())
+
+
+def test_a_kinds_issued_login_shows_its_expiry_and_notes_on_the_row(
+    api_key_kind, client, organization, owner, django_assert_num_queries
+):
+    from registries.services import registry_login_issue
+
+    for index in range(3):
+        registry = RegistryFactory(
+            organization=organization,
+            auth_type="ApiKey",
+            username="",
+            password="",
+            options={"example_region": "north"},
+            secrets='{"example_api_key": "k"}',
+            updated_by=owner,
+        )
+        registry_login_issue(
+            registry,
+            login=Login("key", f"minted-{index}", timezone.now() + datetime.timedelta(hours=9)),
+            state={"refresh_at": "06:00"},
+        )
+    client.force_login(owner)
+    url = reverse("registries:list", kwargs={"slug": organization.slug})
+    client.get(url)
+    with django_assert_num_queries(7):
+        html = client.get(url).content.decode()
+    assert html.count('data-expiry="ok">token expires in 9 h</span>') == 3
+    assert html.count("refreshed at 06:00") == 3
+    assert "minted-" not in html
+    # A lifetime said quietly is not a warning: the reconciler counts none.
+    from registries.expiry import expiry_pass
+
+    assert (expiry_pass().expiring, expiry_pass().expired) == (0, 0)
+    # The Secret delivers the issued login.
+    delivered = build_config(ContainerRegistry.objects.all())["auths"][registry.address]
+    assert delivered["password"] == "minted-2"
+
+
+def test_manage_py_check_refuses_a_wrong_auth_kinds_setting(settings):
+    from registries.checks import auth_kind_settings
+
+    assert auth_kind_settings(None) == []
+    settings.REGISTRY_AUTH_KINDS = [*BUILT_IN, "tests.test_auth_kinds.Missing"]
+    [error] = auth_kind_settings(None)
+    assert (error.id, error.level >= 40) == ("registries.E010", True)
+    assert "cannot import 'tests.test_auth_kinds.Missing'" in error.msg

@@ -57,8 +57,10 @@ EXPIRY_WARNING_DAYS = 14
 class Expiry:
     """What a row says about when its credential stops working."""
 
-    state: str  # "soon" or "expired"
-    text: str  # "expires in 5 days", "expired"
+    # "ok" (said quietly: a minted token's lifetime), "soon" (a warning) or "expired"; the
+    # reconciler counts the last two.
+    state: str
+    text: str  # "expires in 5 days", "expired", "token expires in 9 h"
 
 
 def date_expiry(expires_on: datetime.date | None, *, today: datetime.date) -> Expiry | None:
@@ -269,8 +271,8 @@ class AuthKind:
             return Expiry("expired", "token expired")
         hours = max(1, round(left.total_seconds() / 3600))
         if hours < 48:
-            return Expiry("soon", f"token expires in {hours} h")
-        return None
+            return Expiry("ok", f"token expires in {hours} h")
+        return Expiry("ok", f"token expires in {round(hours / 24)} days")
 
     def row_notes(self, registry: ContainerRegistry, *, now: datetime.datetime) -> list[str]:
         """Extra lines for the registry's row (a refresh schedule, a failed refresh). Read only
