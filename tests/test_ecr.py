@@ -320,3 +320,25 @@ def test_test_connection_with_refused_keys_says_why_and_contacts_no_registry(
     )
     # moto's port only: nothing went to the registry's host.
     assert {port for _, port in connections} == {int(aws.endpoint.rsplit(":", 1)[1])}
+
+
+def test_the_token_is_minted_as_the_assumed_role_of_another_account(monkeypatch, tmp_path):
+    """In-process moto (mock_aws) this time: the token comes from the role's account, so the
+    keys were used only to assume the role."""
+    from moto import mock_aws
+
+    empty = tmp_path / "aws-empty"
+    empty.write_text("")
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(empty))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(empty))
+    with mock_aws():
+        minted = mint(
+            access_key_id=ACCESS_KEY_ID,
+            secret_access_key=SECRET_ACCESS_KEY,
+            region=REGION,
+            role_arn="arn:aws:iam::210987654321:role/ecr-pull",
+            now=NOW,
+        )
+    assert minted.secret.startswith("210987654321-auth-token")
+    assert minted.expires_at == NOW + TOKEN_LIFETIME
