@@ -168,7 +168,7 @@ def ecr_refresh_ensure(*, now: datetime.datetime | None = None) -> int:
 
 @receiver(post_save, sender=ContainerRegistry, dispatch_uid="registries.ecr_saved")
 def ecr_registry_saved(sender, instance: ContainerRegistry, **kwargs) -> None:
-    """A new ECR registry, or one whose AWS credentials changed (its token was cleared), gets
-    a token minted as soon as a worker can, queued in the transaction of the save."""
-    if instance.auth_type == ECR and not instance.issued_login:
+    """A new ECR registry, or one whose AWS credentials changed, gets a token minted as soon
+    as a worker can, queued in the transaction of the save."""
+    if instance.auth_type == ECR and instance.kind.needs_mint(instance):
         ecr_refresh_request(instance)

@@ -36,12 +36,10 @@ ECR_USERNAME = "AWS"
 # What AWS documents for GetAuthorizationToken; used when the reported expiry is not usable.
 TOKEN_LIFETIME = datetime.timedelta(hours=12)
 ROLE_SESSION_NAME = "orgsettings-ecr"
-ACCOUNT_RE = re.compile(r"^[0-9]{12}$")
 HOST_RE = re.compile(
     r"^(?P<account>[0-9]{12})\.dkr\.ecr(?:-fips)?\.(?P<region>[a-z]{2}(?:-[a-z]+)+-[0-9])"
     r"\.amazonaws\.com(?:\.cn)?$"
 )
-ADDRESS_HELP = "The registry host, <account>.dkr.ecr.<region>.amazonaws.com"
 ROLE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}$")
 ACCESS_KEY_ID_RE = re.compile(r"^[A-Z0-9]{16,128}$")
 
@@ -181,6 +179,8 @@ def mint(
 
 # --- the kind ----------------------------------------------------------------------------------
 
+# kind_state's mark for "the keys changed since this token was minted".
+REMINT = "remint"
 CREDENTIAL_FIELDS = ("aws_access_key_id", "aws_secret_access_key", "aws_region", "aws_role_arn")
 SECRET_ACCESS_KEY_MAX_LENGTH = 1024
 ADDRESS_MESSAGE = (
@@ -302,8 +302,9 @@ class AmazonECR(AuthKind):
         return "This password expires in 12 hours; use Amazon ECR to have it refreshed."
 
     def store(self, registry: ContainerRegistry, values: dict[str, Any]) -> None:
-        """As every kind stores, except that the minted token and its schedule stay when the
-        AWS credentials are the same (an edit of the Display Name mints nothing)."""
+        """As every kind stores, except that the minted token stays: with its schedule when the
+        AWS credentials are the same (an edit of the Display Name mints nothing), marked to be
+        minted again at once when they changed."""
         same_kind = registry.pk is not None and registry.auth_type == self.value
         before = self.credentials(registry) if same_kind else None
         issued, expires_at, state = (
@@ -312,9 +313,15 @@ class AmazonECR(AuthKind):
             registry.kind_state,
         )
         super().store(registry, values)
-        if before is not None and self.credentials(registry) == before:
-            registry.issued_login, registry.issued_expires_at = issued, expires_at
+        if before is None or not issued:
+            return
+        registry.issued_login, registry.issued_expires_at = issued, expires_at
+        if self.credentials(registry) == before:
             registry.kind_state = state
+        else:
+            # New keys: a token is minted with them at once (registries/ecr_refresh.py), and
+            # until then the one minted before keeps the pulls working until it expires.
+            registry.kind_state = {REMINT: True}
 
     def credentials(self, registry: ContainerRegistry) -> tuple:
         return tuple(self.read(registry, name) for name in CREDENTIAL_FIELDS)
@@ -325,7 +332,7 @@ class AmazonECR(AuthKind):
 
     def login_to_test(self, registry: ContainerRegistry, *, now: datetime.datetime) -> Login:
         """A fresh token, minted with the typed keys: the test checks the keys, not the past.
-        Raises MintError."""
+        Raises LoginUnavailable, with why AWS gave none."""
         try:
             minted = self.mint(registry, now=now)
         except MintError as error:
@@ -356,6 +363,10 @@ class AmazonECR(AuthKind):
         return "An AWS secret access key and the token minted with it are stored (never shown)."
 
     # --- the refresh schedule, kept in kind_state ---------------------------------------
+
+    def needs_mint(self, registry: ContainerRegistry) -> bool:
+        """No token yet, or one minted with keys that were changed since."""
+        return not registry.issued_login or bool((registry.kind_state or {}).get(REMINT))
 
     def refresh_at(self, registry: ContainerRegistry) -> datetime.datetime | None:
         return _parse_time((registry.kind_state or {}).get("refresh_at"))
