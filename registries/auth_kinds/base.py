@@ -22,16 +22,32 @@ Adding a kind
 
    Fields that are not model columns are stored for the kind: non-secret ones in
    `registry.options` (JSON), secret ones in `registry.secrets` (encrypted JSON), unless
-   `columns` maps them to a model field. A kind that obtains short-lived logins itself can keep
-   the current one in `registry.issued_login` (encrypted, see `issue()`), its expiry in
-   `registry.issued_expires_at`, and its own bookkeeping in `registry.kind_state` (JSON).
-   Field names are shared by every kind on the form: prefix them (`aws_region`).
+   `columns` maps them to a model field. Field names are shared by every kind on the form:
+   prefix them (`aws_region`). The form and the admin show them, checked by `clean()`.
 2. Add its dotted path to the `REGISTRY_AUTH_KINDS` setting (orgsettings/settings.py).
 3. Add a migration for what the kind needs in the database beyond the columns above (a model
    of its own, a data migration). `auth_type`'s choices are a callable reading the setting, so
    a new kind alone changes no column.
 
 The kind's module is the only one that imports the kind's SDK (boto3 for Amazon ECR).
+
+Kinds that obtain their own short-lived logins
+----------------------------------------------
+- Store a minted login with `registries.services.registry_login_issue(registry, login=Login(
+  username, secret, expires_at), state={...})`: it is kept encrypted (`registry.issued()`), its
+  expiry in `registry.issued_expires_at`, the kind's bookkeeping (next refresh, failure streak)
+  in `registry.kind_state`; the version is bumped so delivery rewrites the Secret, and nothing
+  counts as a person's change. `login()` then returns `registry.issued()`.
+- `store()` (a save of the form) removes the issued login, since the values it was minted from
+  may have changed: override it to keep one that is still valid.
+- `login_to_test()` mints a fresh login for Test connection; raise `LoginUnavailable(message)`
+  when that fails (the message is shown as is: no secret in it).
+- The row: `expiry()` says when the login expires (an `Expiry` with state "ok" is said quietly,
+  "soon" and "expired" warn and are counted by the reconciler); `row_notes()` adds lines such as
+  the next refresh or a failed one. Both read the registry's own columns only (the table defers
+  the secret ones and reads nothing more per row).
+- `advice()` warns while the kind is chosen; `advice_for_others()` while another kind is chosen
+  for an address this kind serves better ("use Amazon ECR to have it refreshed").
 """
 
 from __future__ import annotations
@@ -233,14 +249,6 @@ class AuthKind:
         registry.set_secret_values(secrets)
         if not self.user_expiry:
             registry.expires_on = None
-
-    def issue(
-        self, registry: ContainerRegistry, login: Login, *, state: dict | None = None
-    ) -> None:
-        """Keep a login this kind obtained (a minted token) on `registry`, encrypted."""
-        registry.set_issued_login(login)
-        if state is not None:
-            registry.kind_state = state
 
     # --- the login -------------------------------------------------------------------------
 
