@@ -33,6 +33,10 @@ def build_config(registries: Iterable[Credential]) -> dict:
     auths = {}
     for registry in registries:
         username, password = registry.login_username, registry.login_secret
+        if not password:
+            # An Amazon ECR registry before its first token is minted: no entry rather than
+            # one that fails every pull (the mint's save asks for the delivery that adds it).
+            continue
         auth = base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
         auths[registry.address] = {"username": username, "password": password, "auth": auth}
     return {"auths": dict(sorted(auths.items()))}

@@ -13,11 +13,14 @@ that differ are decrypted and written, each write one request. Outcomes are stor
 
 from __future__ import annotations
 
+import datetime
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 
 from pullhealth.passes import pull_health_cluster_pass
+from registries.ecr_refresh import ecr_refresh_ensure
+from registries.expiry import expiry_pass
 from registries.models import ContainerRegistry
 
 from . import converge, deliver, kube, outcomes
@@ -39,10 +42,24 @@ class PassReport:
     # Removals of deleted or moved organizations that the cluster refused: "slug from ns on c".
     removal_errors: dict[str, str] = field(default_factory=dict)
     cluster_errors: dict[str, ClusterError] = field(default_factory=dict)
+    # Credentials whose expiry date is near or past (registries/expiry.py), and the ones newly
+    # warned about in Activity by this pass ("slug / Display Name").
+    expiring: int = 0
+    expired: int = 0
+    expiry_warned: list[str] = field(default_factory=list)
 
 
-def reconcile(organization_slug: str | None = None) -> PassReport:
+def reconcile(
+    organization_slug: str | None = None, *, now: datetime.datetime | None = None
+) -> PassReport:
     report = PassReport()
+    if organization_slug is None:
+        # Minted credentials (Amazon ECR tokens) each have a refresh queued: a lost one would
+        # leave a token to expire in the Secret this pass finds in sync.
+        ecr_refresh_ensure(now=now)
+    counts = expiry_pass(now=now, organization_slug=organization_slug)
+    report.expiring, report.expired = counts.expiring, counts.expired
+    report.expiry_warned = counts.warned
     # The cluster rows (with their encrypted kubeconfigs) are read once each, below.
     targets = DeliveryTarget.objects.select_related("organization").order_by("pk")
     if organization_slug is not None:

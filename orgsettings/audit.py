@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import ipaddress
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextvars import ContextVar
 from typing import Any
 
@@ -25,7 +25,8 @@ from .models import AuditAction, AuditEvent, AuditSource, Organization, Role
 
 SYSTEM_ACTOR = "system"
 _current_source: ContextVar[str | None] = ContextVar("audit_source", default=None)
-SECRET_FIELDS = frozenset({"password", "token"})
+# Fields recorded only as "set", "changed" or "removed"; apps add theirs (register_event_kinds).
+SECRET_FIELDS = {"password", "token"}
 
 FIELD_LABELS = {
     "display_name": "Display Name",
@@ -57,10 +58,13 @@ def register_event_kinds(
     *,
     field_labels: Mapping[str, str] | None = None,
     value_labels: Mapping[str, Mapping[str, str]] | None = None,
+    secret_fields: Iterable[str] = (),
 ) -> None:
-    """Let an app record its own kinds of event ({action: label}) and name its fields."""
+    """Let an app record its own kinds of event ({action: label}), name its fields and say
+    which of them are secrets."""
     EVENT_KINDS.update(kinds)
     FIELD_LABELS.update(field_labels or {})
+    SECRET_FIELDS.update(secret_fields)
     for name, labels in (value_labels or {}).items():
         VALUE_LABELS.setdefault(name, {}).update(labels)
 

@@ -234,6 +234,8 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # At DEBUG the AWS SDK logs request and response bodies: a minted ECR token among them.
+    "loggers": {name: {"level": "WARNING"} for name in ("boto3", "botocore", "s3transfer")},
 }
 
 # Operations: probes, metrics and the production server (see docs/operators.md, "Deploying").
@@ -244,6 +246,17 @@ METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 HEARTBEAT_DIR = env.path("HEARTBEAT_DIR", default=Path(tempfile.gettempdir()) / "orgsettings")
 # gunicorn reads the same variable (gunicorn.conf.py); the check compares it with the probe's.
 GUNICORN_TIMEOUT = env.int("GUNICORN_TIMEOUT", default=30)
+
+# Registry auth kinds, like PASSWORD_HASHERS: dotted paths to AuthKind classes, in the form's
+# order (see registries/auth_kinds/base.py). A kind still stored by a registry must stay listed.
+REGISTRY_AUTH_KINDS = env.list(
+    "REGISTRY_AUTH_KINDS",
+    default=[
+        "registries.auth_kinds.basic.BasicAuth",
+        "registries.auth_kinds.token.Token",
+        "registries.auth_kinds.ecr.AmazonECR",
+    ],
+)
 
 # Delivery: pushing image-pull Secrets to each organization's targets (see the README).
 REGISTRY_SYNC_ENABLED = env.bool("REGISTRY_SYNC_ENABLED", default=True)

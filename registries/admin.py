@@ -9,11 +9,15 @@ a stored password or token.
 
 from __future__ import annotations
 
+import datetime
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.http import HttpResponseRedirect
+from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 
@@ -22,8 +26,11 @@ from orgsettings.audit import audited_as, client_ip
 from orgsettings.models import AuditSource
 
 from . import connection_test
+from .auth_kinds import EXPIRY_WARNING_DAYS, UnknownAuthKind, auth_kinds, secret_parameters
+from .auth_kinds.ecr import AmazonECR
+from .ecr_refresh import ecr_refresh_request
 from .forms import RegistryForm, changed_message
-from .models import AuthType, ContainerRegistry
+from .models import SECRET_COLUMNS, ContainerRegistry
 from .services import RegistryChangedError, registry_create, registry_delete, registry_update
 
 CREDENTIALS_PERMISSION = "registries.change_registry_credentials"
@@ -52,6 +59,35 @@ class RegistryAdminForm(RegistryForm):
         return cleaned
 
 
+class ExpiryFilter(admin.SimpleListFilter):
+    """Across organizations: the credentials whose "Expires on" date is near or past, and the
+    issued logins (a kind's minted token) that were not refreshed in time."""
+
+    title = "expiry"
+    parameter_name = "expiry"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("soon", f"Expires within {EXPIRY_WARNING_DAYS} days"),
+            ("expired", "Expired"),
+            ("dated", "Has an expiry date"),
+        ]
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        today = timezone.localdate(now)
+        if self.value() == "soon":
+            return queryset.filter(
+                expires_on__gte=today,
+                expires_on__lte=today + datetime.timedelta(days=EXPIRY_WARNING_DAYS),
+            )
+        if self.value() == "expired":
+            return queryset.filter(Q(expires_on__lt=today) | Q(issued_expires_at__lt=now))
+        if self.value() == "dated":
+            return queryset.filter(Q(expires_on__isnull=False) | Q(issued_expires_at__isnull=False))
+        return queryset
+
+
 @admin.register(ContainerRegistry)
 class ContainerRegistryAdmin(admin.ModelAdmin):
     form = RegistryAdminForm
@@ -60,13 +96,14 @@ class ContainerRegistryAdmin(admin.ModelAdmin):
         "organization",
         "address",
         "auth_type",
+        "expiry",
         "updated_at",
     ]
     list_select_related = ["organization"]
-    list_filter = ["auth_type", "organization"]
+    list_filter = ["auth_type", ExpiryFilter, "organization"]
     search_fields = ["display_name", "address", "organization__name", "organization__slug"]
     autocomplete_fields = ["organization"]
-    actions = ["test_connection"]
+    actions = ["test_connection", "refresh_token"]
     _record = ["created_at", "created_by", "updated_at", "updated_by"]
 
     class Media:
@@ -74,14 +111,16 @@ class ContainerRegistryAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         # Lists never need the secrets: leave them encrypted in the database.
-        return super().get_queryset(request).defer("password", "token")
+        return super().get_queryset(request).defer(*SECRET_COLUMNS)
 
     def get_fieldsets(self, request, obj=None):
         registry = ["organization", "display_name", "address", "auth_type", "username"]
         if obj is not None and not self.has_change_permission(request, obj):
-            registry.append("credentials")
+            registry += ["expires_on", "credentials"]
         else:
-            registry += ["password", "token", "version"]
+            # Every kind's fields: the form checks only the chosen kind's.
+            kind_fields = [name for kind in auth_kinds() for name in kind.field_names()]
+            registry += [*dict.fromkeys(kind_fields), "expires_on", "version"]
         fieldsets = [(None, {"fields": registry})]
         if obj is not None:
             fieldsets += [("Record", {"fields": self._record})]
@@ -102,16 +141,25 @@ class ContainerRegistryAdmin(admin.ModelAdmin):
             kwargs["fields"] = None
         return super().get_form(request, obj, change, **kwargs)
 
-    @method_decorator(sensitive_post_parameters("password", "token"))
+    @method_decorator(sensitive_post_parameters(*secret_parameters()))
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         return super().changeform_view(request, object_id, form_url, extra_context)
+
+    @admin.display(description="Expires", ordering="expires_on")
+    def expiry(self, registry: ContainerRegistry) -> str:
+        try:
+            expiry = registry.kind.expiry(registry, now=timezone.now())
+        except UnknownAuthKind:
+            return "—"
+        date = registry.expires_on.isoformat() if registry.expires_on else ""
+        words = expiry.text if expiry else ""
+        return " · ".join(part for part in (date, words) if part) or "—"
 
     @admin.display(description="Credentials")
     def credentials(self, registry: ContainerRegistry) -> str:
         if registry.credentials_problem:
             return registry.credentials_problem
-        secret = "token" if registry.auth_type == AuthType.TOKEN else "password"
-        return f"A {secret} is stored (never shown)."
+        return registry.kind.describe_stored(registry)
 
     def _may_change_credentials(self, request) -> bool:
         return request.user.has_perm(CREDENTIALS_PERMISSION)
@@ -153,6 +201,31 @@ class ContainerRegistryAdmin(admin.ModelAdmin):
                 request,
                 f"Tested the first {MAX_TESTS_PER_ACTION} registries only: each test can take a few "
                 "seconds. Select fewer to test the others.",
+                messages.WARNING,
+            )
+
+    # Minting uses the stored AWS keys: the same permission as testing them.
+    @admin.action(description="Refresh Amazon ECR token now", permissions=["change_credentials"])
+    def refresh_token(self, request, queryset) -> None:
+        """Queue a token refresh for each selected Amazon ECR registry, due now; the worker
+        mints it and the delivery that follows rewrites the Secret."""
+        chosen = list(queryset.select_related(None).only("pk", "auth_type"))
+        ecr = [registry for registry in chosen if registry.auth_type == AmazonECR.value]
+        for registry in ecr:
+            ecr_refresh_request(registry)
+        if ecr:
+            self.message_user(
+                request,
+                f"Queued a token refresh for {len(ecr)} Amazon ECR "
+                f"{'registry' if len(ecr) == 1 else 'registries'}: the worker mints the "
+                "token and delivers it.",
+                messages.SUCCESS,
+            )
+        if len(ecr) < len(chosen):
+            self.message_user(
+                request,
+                f"{len(chosen) - len(ecr)} selected registries are not Amazon ECR: their "
+                "credentials are stored as given, with nothing to refresh.",
                 messages.WARNING,
             )
 

@@ -1,5 +1,5 @@
-"""System checks for the Test connection settings: a typo in them fails `manage.py check`
-(and migrate, which deployments run) instead of the first test a user runs."""
+"""System checks for the Test connection settings and the auth kinds: a typo in them fails
+`manage.py check` (and migrate, which deployments run) instead of the first test a user runs."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ import ssl
 
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning
+from django.core.exceptions import ImproperlyConfigured
 
+from .auth_kinds import auth_kinds
 from .connection_test import ProbeOptions, build_ssl_context, parse_networks, parse_rate
 
 # Cloud metadata services answer here with the machine's own credentials.
@@ -96,3 +98,31 @@ def encryption_key_settings(app_configs, **kwargs) -> list[CheckMessage]:
                 )
             )
     return messages
+
+
+# The form's stylesheet shows each kind's fields for up to this many kinds (app.css).
+MAX_AUTH_KINDS = 8
+
+
+def auth_kind_settings(app_configs, **kwargs) -> list[CheckMessage]:
+    try:
+        kinds = auth_kinds()
+    except ImproperlyConfigured as error:
+        return [
+            Error(
+                str(error),
+                hint="List dotted paths to AuthKind classes, like "
+                "registries.auth_kinds.basic.BasicAuth.",
+                id="registries.E010",
+            )
+        ]
+    if len(kinds) > MAX_AUTH_KINDS:
+        return [
+            Warning(
+                f"REGISTRY_AUTH_KINDS lists {len(kinds)} kinds; the form hides the fields of the "
+                f"kinds not chosen for the first {MAX_AUTH_KINDS} only.",
+                hint="Add rules for more positions to .auth-fields in static/css/app.css.",
+                id="registries.W010",
+            )
+        ]
+    return []

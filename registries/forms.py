@@ -20,37 +20,34 @@ from django import forms
 from orgsettings.names import normalize_name
 
 from .advice import expiry_warning
+from .auth_kinds import AuthKind, UnknownAuthKind, auth_kind_choices, auth_kinds, get_auth_kind
+from .auth_kinds.basic import GCP_JSON_KEY_USERNAME
 from .encryption import UNREADABLE_MESSAGE
-from .models import AuthType, ContainerRegistry
+from .models import ContainerRegistry
 from .validation import (
-    PASSWORD_MAX_LENGTH,
     TOKEN_DEFAULT_USERNAME,
-    TOKEN_MAX_LENGTH,
     NormalizedAddress,
     normalize_address,
     parse_id,
     split_key,
-    validate_secret,
     validate_username,
     without_userinfo,
 )
 
-GCP_JSON_KEY_USERNAME = "_json_key"
+__all__ = ["GCP_JSON_KEY_USERNAME", "RegistryForm", "RegistryTestForm", "changed_message"]
 _TOO_LONG = "{} are at most %(limit_value)d characters; this one has %(show_value)d."
 
 
 class RegistryForm(forms.ModelForm):
-    password = forms.CharField(
-        label="Password",
+    """The fields every registry has, plus each configured auth kind's own (see auth_kinds)."""
+
+    # ISO dates only: what <input type=date> sends, and unambiguous when typed without it.
+    expires_on = forms.DateField(
+        label="Expires on",
         required=False,
-        strip=True,
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-    )
-    token = forms.CharField(
-        label="Token",
-        required=False,
-        strip=True,
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        input_formats=["%Y-%m-%d"],
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        error_messages={"invalid": "Enter the date as YYYY-MM-DD, for example 2027-03-31."},
     )
     # The version the page was opened at (see registry_update). Anything but plain digits is
     # no version at all, refused on saving as a stale one is, never as a field error.
@@ -71,7 +68,7 @@ class RegistryForm(forms.ModelForm):
             "username": {"max_length": _TOO_LONG.format("Usernames")},
             "auth_type": {
                 "required": "Choose an Auth Type.",
-                "invalid_choice": "Choose BasicAuth or Token.",
+                "invalid_choice": "Choose one of the Auth Types shown.",
             },
         }
         widgets = {
@@ -94,13 +91,21 @@ class RegistryForm(forms.ModelForm):
             self.instance.organization = organization
         self.stored_auth_type = self.instance.auth_type if self.instance.pk else None
         self.normalized_address: NormalizedAddress | None = None
+        self.kinds = auth_kinds()
+        for kind in self.kinds:
+            self.fields.update(kind.form_fields())
         if self.instance.pk:
             self.fields["version"].initial = self.instance.version
             # Show what the user typed, scheme included, so an unchanged save keeps plain HTTP.
             if self.instance.plain_http:
                 self.initial["address"] = f"http://{self.instance.address}"
+            self.initial.setdefault("expires_on", self.instance.expires_on)
+            stored_kind = self.stored_kind
+            if stored_kind is not None:
+                for name, value in stored_kind.initial(self.instance).items():
+                    self.initial.setdefault(name, value)
         else:
-            self.initial.setdefault("auth_type", AuthType.BASIC)
+            self.initial.setdefault("auth_type", self.kinds[0].value)
         self.fields["display_name"].widget.attrs["autocomplete"] = "off"
         # No maxlength: the browser would cut a pasted value short without a word. app.js counts
         # characters against data-max-chars instead, and the server refuses a longer value.
@@ -118,13 +123,61 @@ class RegistryForm(forms.ModelForm):
         self.fields[
             "username"
         ].help_text = f"Required for BasicAuth. Optional with a token: “{TOKEN_DEFAULT_USERNAME}” is sent when left empty."
+        self.fields[
+            "expires_on"
+        ].help_text = (
+            "Optional: when this password or token stops working. The table warns two weeks before."
+        )
         keep_hint = "Leave blank to keep the stored {} (for an address on the same host)."
-        if self.stored_auth_type == AuthType.BASIC:
-            self.fields["password"].help_text = keep_hint.format("password")
-        elif self.stored_auth_type == AuthType.TOKEN:
-            self.fields["token"].help_text = keep_hint.format("token")
-        self.fields["auth_type"].choices = AuthType.choices
+        if self.stored_kind is not None:
+            for name in self.stored_kind.secret_fields:
+                label = str(self.fields[name].label).lower()
+                self.fields[name].help_text = keep_hint.format(label)
+        labels = [kind.label for kind in self.kinds]
+        either = " or ".join([", ".join(labels[:-1]), labels[-1]] if len(labels) > 1 else labels)
+        self.fields["auth_type"].choices = auth_kind_choices()
+        self.fields["auth_type"].error_messages["invalid_choice"] = f"Choose {either}."
         self.fields["username"].required = False
+
+    @property
+    def stored_kind(self) -> AuthKind | None:
+        return _kind_or_none(self.stored_auth_type)
+
+    @property
+    def chosen_kind(self) -> AuthKind | None:
+        """The kind the submitted Auth Type names (None when it names none)."""
+        if hasattr(self, "cleaned_data") and "auth_type" in self.cleaned_data:
+            return _kind_or_none(self.cleaned_data["auth_type"])
+        return _kind_or_none(self.data.get("auth_type")) if self.is_bound else None
+
+    def kind_groups(self) -> list[dict[str, Any]]:
+        """Per kind, for the template: its value, caption and bound secret and other fields."""
+        return [
+            {
+                "kind": kind,
+                "number": number,
+                "fields": [self[name] for name in kind.field_names()],
+            }
+            for number, kind in enumerate(self.kinds, start=1)
+        ]
+
+    def _shown_for(self, attribute: str) -> str:
+        return " ".join(
+            str(number)
+            for number, kind in enumerate(self.kinds, start=1)
+            if getattr(kind, attribute)
+        )
+
+    @property
+    def username_kinds(self) -> str:
+        """The positions (1, 2, …) of the kinds that use Username, for the stylesheet's rules
+        that show a field only for its kinds (see .auth-fields in app.css)."""
+        return self._shown_for("username")
+
+    @property
+    def expiry_kinds(self) -> str:
+        """The same for "Expires on"."""
+        return self._shown_for("user_expiry")
 
     def full_clean(self) -> None:
         super().full_clean()
@@ -146,14 +199,16 @@ class RegistryForm(forms.ModelForm):
 
     def _mark_cleared_secrets(self) -> None:
         """A secret this request carried is not shown again: say so at its field."""
-        token_chosen = self.data.get("auth_type") == AuthType.TOKEN
-        for name, is_token in (("password", False), ("token", True)):
+        kind = _kind_or_none(self.data.get("auth_type")) or self.kinds[0]
+        for name in kind.secret_fields:
             carried = (self.data.get(name) or "").strip()
-            if carried and is_token == token_chosen and name not in self.errors:
+            if carried and name not in self.errors:
+                label = str(self.fields[name].label)
                 self.add_error(
                     name,
                     forms.ValidationError(
-                        f"Paste the {name} again: it was cleared for your safety.",
+                        f"Paste the {label[0].lower()}{label[1:]} again: it was cleared for "
+                        "your safety.",
                         code="cleared",
                     ),
                 )
@@ -197,64 +252,32 @@ class RegistryForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
-        auth_type = cleaned.get("auth_type")
-        keeps_stored_secret = (
-            self.stored_auth_type == auth_type
-            and not self._leaves_stored_host()
-            and not self.instance.credentials_unreadable
-        )
-        username = cleaned.get("username", "")
-        if auth_type == AuthType.BASIC:
-            if "username" in cleaned and not username:
-                self.add_error(
-                    "username",
-                    forms.ValidationError("BasicAuth needs a username.", code="required"),
-                )
-            self._clean_secret(
-                "password",
-                max_length=PASSWORD_MAX_LENGTH,
-                required=not keeps_stored_secret,
-                allow_json=username == GCP_JSON_KEY_USERNAME,
-                missing="BasicAuth needs a password.",
-            )
-        elif auth_type == AuthType.TOKEN:
-            self._clean_secret(
-                "token",
-                max_length=TOKEN_MAX_LENGTH,
-                required=not keeps_stored_secret,
-                missing="Token authentication needs a token.",
+        kind = _kind_or_none(cleaned.get("auth_type"))
+        if kind is not None:
+            kind.clean(
+                self,
+                keeps_stored_secret=(
+                    self.stored_auth_type == kind.value
+                    and not self._leaves_stored_host()
+                    and not self.instance.credentials_unreadable
+                ),
             )
         if self.normalized_address is not None:
             self.instance.plain_http = self.normalized_address.plain_http
         return cleaned
 
-    def _clean_secret(
-        self, name: str, *, max_length: int, required: bool, missing: str, allow_json: bool = False
-    ) -> None:
-        value = self.cleaned_data.get(name, "")
-        if not value:
-            if required:
-                if self.stored_auth_type and self.stored_auth_type != self.cleaned_data.get(
-                    "auth_type"
-                ):
-                    missing += " Switching the Auth Type needs the new type's credentials."
-                elif self.instance.pk and self.instance.credentials_unreadable:
-                    missing += (
-                        f" The stored one {UNREADABLE_MESSAGE}: enter it again to replace it."
-                    )
-                elif self._leaves_stored_host():
-                    missing += (
-                        " The address now names another host, and a stored credential is only"
-                        " sent to the host it was saved for: enter it again."
-                    )
-                self.add_error(name, forms.ValidationError(missing, code="required"))
-            return
-        try:
-            validate_secret(
-                value, label=self.fields[name].label, max_length=max_length, allow_json=allow_json
+    def why_secret_needed(self) -> str:
+        """Said after "… needs a password." when a stored one would not be kept."""
+        if self.stored_auth_type and self.stored_auth_type != self.cleaned_data.get("auth_type"):
+            return " Switching the Auth Type needs the new type's credentials."
+        if self.instance.pk and self.instance.credentials_unreadable:
+            return f" The stored one {UNREADABLE_MESSAGE}: enter it again to replace it."
+        if self._leaves_stored_host():
+            return (
+                " The address now names another host, and a stored credential is only"
+                " sent to the host it was saved for: enter it again."
             )
-        except forms.ValidationError as error:
-            self.add_error(name, error)
+        return ""
 
     def _leaves_stored_host(self) -> bool:
         """On edit: whether the new address names another host or port than the stored one."""
@@ -277,22 +300,42 @@ class RegistryForm(forms.ModelForm):
         if not self.is_bound or not hasattr(self, "cleaned_data"):
             return ""
         return expiry_warning(
-            self.cleaned_data.get("address", ""), self.cleaned_data.get("username", "")
+            self.cleaned_data.get("address", ""),
+            self.cleaned_data.get("username", ""),
+            kind=self.chosen_kind,
         )
 
     def registry_fields(self) -> dict[str, Any]:
-        """The validated values for registry_create/registry_update; None secrets mean keep."""
+        """The validated values for registry_create/registry_update; None secrets mean keep.
+
+        Every other kind's fields come as "": what a switched-away kind stored is removed.
+        """
         data = self.cleaned_data
-        is_token = data["auth_type"] == AuthType.TOKEN
+        kind = get_auth_kind(data["auth_type"])
+        values: dict[str, Any] = {
+            name: "" for other in self.kinds if other is not kind for name in other.field_names()
+        }
+        for name in kind.field_names():
+            value = data.get(name)
+            values[name] = (value or None) if name in kind.secret_fields else value
         return {
             "display_name": data["display_name"],
             "address": data["address"],
             "plain_http": self.normalized_address.plain_http,
-            "auth_type": data["auth_type"],
-            "username": data["username"],
-            "password": "" if is_token else (data.get("password") or None),
-            "token": (data.get("token") or None) if is_token else "",
+            "auth_type": kind.value,
+            "username": data["username"] if kind.username else "",
+            "expires_on": data.get("expires_on") if kind.user_expiry else None,
+            **values,
         }
+
+
+def _kind_or_none(value: object) -> AuthKind | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return get_auth_kind(value)
+    except UnknownAuthKind:
+        return None
 
 
 def changed_message(current: ContainerRegistry | None) -> str:
@@ -332,12 +375,19 @@ class RegistryTestForm(RegistryForm):
         """An unsaved registry with the typed values; a blank secret means the stored one."""
         fields = self.registry_fields()
         stored = self.instance  # the registry being edited, or a new one without secrets
-        return ContainerRegistry(
+        registry = ContainerRegistry(
             organization=stored.organization,
-            address=fields["address"],
-            plain_http=fields["plain_http"],
-            auth_type=fields["auth_type"],
-            username=fields["username"],
-            password=stored.password if fields["password"] is None else fields["password"],
-            token=stored.token if fields["token"] is None else fields["token"],
+            address=fields.pop("address"),
+            plain_http=fields.pop("plain_http"),
+            auth_type=fields.pop("auth_type"),
+            username=fields.pop("username"),
+            expires_on=fields.pop("expires_on"),
         )
+        fields.pop("display_name")
+        # The stored credentials, for the secrets left blank (the kind reads them from there).
+        for column in ("password", "token", "secrets", "issued_login"):
+            setattr(registry, column, getattr(stored, column))
+        registry.options, registry.issued_expires_at = stored.options, stored.issued_expires_at
+        registry.kind_state = stored.kind_state
+        registry.kind.store(registry, fields)
+        return registry

@@ -19,7 +19,8 @@ from django.urls import reverse
 
 from orgsettings.models import Organization
 
-from .models import AuthType, ContainerRegistry
+from .auth_kinds import auth_kind_choices
+from .models import SECRET_COLUMNS, ContainerRegistry
 
 PAGE_SIZE = 50
 
@@ -39,11 +40,19 @@ SORT_CHOICES = [
     ("-name", "Display Name, Z to A"),
     ("address", "Address, A to Z"),
     ("-address", "Address, Z to A"),
-    ("auth", "Auth Type, BasicAuth first"),
-    ("-auth", "Auth Type, Token first"),
+    ("auth", "Auth Type, {first} first"),
+    ("-auth", "Auth Type, {last} first"),
     ("-changed", "Last changed, newest first"),
     ("changed", "Last changed, oldest first"),
 ]
+
+
+def sort_choices() -> list[tuple[str, str]]:
+    """SORT_CHOICES, with the Auth Types that sort first and last (by their stored values)."""
+    labels = [label for _value, label in sorted(auth_kind_choices())]
+    return [
+        (value, label.format(first=labels[0], last=labels[-1])) for value, label in SORT_CHOICES
+    ]
 
 
 class RegistryListForm(forms.Form):
@@ -51,9 +60,11 @@ class RegistryListForm(forms.Form):
 
     q = forms.CharField(label="Search", max_length=255, required=False, strip=True)
     auth = forms.ChoiceField(
-        label="Auth Type", choices=[("", "Any auth type"), *AuthType.choices], required=False
+        label="Auth Type",
+        choices=lambda: [("", "Any auth type"), *auth_kind_choices()],
+        required=False,
     )
-    sort = forms.ChoiceField(label="Sort by", choices=SORT_CHOICES, required=False)
+    sort = forms.ChoiceField(label="Sort by", choices=sort_choices, required=False)
 
     def value(self, name: str) -> str:
         """The cleaned value, or "" when it is missing or invalid."""
@@ -193,7 +204,7 @@ def _ordered(
     return (
         registries.select_related("updated_by")
         # The list never shows a secret: leave them encrypted in the database.
-        .defer("password", "token")
+        .defer(*SECRET_COLUMNS)
         .order_by(*terms, Lower("display_name"), "pk")
     )
 

@@ -4,13 +4,16 @@ scheduled on commit by signals."""
 
 from __future__ import annotations
 
+import datetime
+
 from django.db import transaction
 from django.db.models import F
 
 from orgsettings.audit import audit_record, field_changes
 from orgsettings.models import AuditAction, Organization
 
-from .models import AuthType, ContainerRegistry
+from .auth_kinds import Login, UnknownAuthKind, auth_kinds
+from .models import ContainerRegistry
 
 
 class RegistryChangedError(Exception):
@@ -30,11 +33,12 @@ def registry_create(
     address: str,
     auth_type: str,
     username: str = "",
-    password: str | None = None,
-    token: str | None = None,
     plain_http: bool = False,
+    expires_on: datetime.date | None = None,
     ip: str | None = None,
+    **credentials: str | None,
 ) -> ContainerRegistry:
+    """Add a registry; `credentials` are its auth kind's fields (password=…, token=…)."""
     registry = ContainerRegistry(
         organization=organization,
         display_name=display_name,
@@ -42,10 +46,11 @@ def registry_create(
         plain_http=plain_http,
         auth_type=auth_type,
         username=username,
+        expires_on=expires_on,
         created_by=actor,
         updated_by=actor,
     )
-    _set_secrets(registry, password=password, token=token)
+    _store_credentials(registry, credentials)
     registry.full_clean()
     registry.save()
     _audit(registry, actor, ip, AuditAction.REGISTRY_CREATED, None, _audited_fields(registry))
@@ -58,12 +63,11 @@ def registry_update(
     *,
     actor,
     expected_version: int | None,
-    password: str | None = None,
-    token: str | None = None,
     ip: str | None = None,
     **fields,
 ) -> ContainerRegistry:
-    """Apply `fields`; a secret given as None keeps the stored one (for the same Auth Type).
+    """Apply `fields`; an auth kind's secret given as None (or left out) keeps the stored one
+    (for the same Auth Type).
 
     `expected_version` is the version the editor read. The save is refused with
     RegistryChangedError when the registry was saved by someone else since, and also when no
@@ -75,9 +79,11 @@ def registry_update(
     if stored is None or expected_version is None or expected_version != stored.version:
         raise RegistryChangedError(stored)
     before = _audited_fields(stored)
+    kind_fields = _kind_field_names()
     for name, value in fields.items():
-        setattr(stored, name, value)
-    _set_secrets(stored, password=password, token=token)
+        if name not in kind_fields:
+            setattr(stored, name, value)
+    _store_credentials(stored, {k: v for k, v in fields.items() if k in kind_fields})
     if _audited_fields(stored) == before:
         return stored
     # The conditional bump is the lock: of two concurrent saves based on one version, one wins.
@@ -99,13 +105,43 @@ def registry_delete(registry: ContainerRegistry, *, actor, ip: str | None = None
     registry.delete()
 
 
+@transaction.atomic
+def registry_login_issue(
+    registry: ContainerRegistry, *, login: Login | None, state: dict | None = None
+) -> ContainerRegistry:
+    """Store a login the registry's kind obtained itself (a minted token), and its bookkeeping.
+
+    For kinds that refresh their logins (Amazon ECR). The version is bumped, so the reconciler
+    sees that the delivered Secret is behind, and the save requests a delivery like any change.
+    It is not a person's change: "Last changed" and the audit trail stay as they were (a kind
+    records its own failures). Only the issued columns are written, so a concurrent edit of the
+    registry's other fields is not overwritten.
+    """
+    stored = ContainerRegistry.objects.select_for_update().get(pk=registry.pk)
+    stored.set_issued_login(login)
+    if state is not None:
+        stored.kind_state = state
+    stored.version += 1
+    stored.save(update_fields=["issued_login", "issued_expires_at", "kind_state", "version"])
+    return stored
+
+
 _AUDITED_FIELDS = ("display_name", "address", "plain_http", "auth_type", "username")
+
+
+def _kind_field_names() -> set[str]:
+    return {name for kind in auth_kinds() for name in kind.field_names()}
 
 
 def _audited_fields(registry: ContainerRegistry) -> dict:
     """The fields the trail compares; the secrets only to tell whether they changed."""
     values = {name: getattr(registry, name) for name in _AUDITED_FIELDS}
-    values.update(password=registry.password, token=registry.token)
+    values["expires_on"] = registry.expires_on.isoformat() if registry.expires_on else None
+    try:
+        kind = registry.kind
+    except UnknownAuthKind:
+        return values  # refused by full_clean() before anything is saved
+    values.update({name: kind.read(registry, name) for name in kind.field_names()})
     return values
 
 
@@ -125,13 +161,10 @@ def _audit(registry: ContainerRegistry, actor, ip, action: str, before, after) -
         )
 
 
-def _set_secrets(registry: ContainerRegistry, *, password: str | None, token: str | None) -> None:
-    # Only the current Auth Type's secret is kept, so a switched-away credential does not linger.
-    if registry.auth_type == AuthType.TOKEN:
-        registry.password = ""
-        if token is not None:
-            registry.token = token
-    else:
-        registry.token = ""
-        if password is not None:
-            registry.password = password
+def _store_credentials(registry: ContainerRegistry, credentials: dict) -> None:
+    # The kind keeps only its own credentials, so a switched-away one does not linger.
+    try:
+        kind = registry.kind
+    except UnknownAuthKind:
+        return  # refused by full_clean() before anything is saved
+    kind.store(registry, credentials)

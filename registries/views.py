@@ -31,6 +31,7 @@ from orgsettings.models import AuditAction, AuditEvent, Membership
 from orgsettings.nav import settings_context
 
 from . import advice, connection_test, listing
+from .auth_kinds import UnknownAuthKind, get_auth_kind, secret_parameters
 from .forms import RegistryForm, RegistryTestForm, changed_message
 from .models import ContainerRegistry
 from .services import RegistryChangedError, registry_create, registry_delete, registry_update
@@ -156,7 +157,7 @@ def registry_list(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @login_required
-@sensitive_post_parameters("password", "token")
+@sensitive_post_parameters(*secret_parameters())
 @require_http_methods(["GET", "POST"])
 def registry_create_view(request: HttpRequest, slug: str) -> HttpResponse:
     membership = membership_or_404(request.user, slug)
@@ -176,7 +177,7 @@ def registry_create_view(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @login_required
-@sensitive_post_parameters("password", "token")
+@sensitive_post_parameters(*secret_parameters())
 @require_http_methods(["GET", "POST"])
 def registry_edit_view(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     membership = membership_or_404(request.user, slug)
@@ -238,18 +239,27 @@ def registry_hints(request: HttpRequest, slug: str) -> HttpResponse:
     may hold `user:password@`, and query strings end up in access logs."""
     membership = membership_or_404(request.user, slug)
     require_registry_manager(membership)
-    context = {"hints": _hints(request.POST.get("address", ""), request.POST.get("username", ""))}
+    post = request.POST
+    context = {
+        "hints": _hints(
+            post.get("address", ""), post.get("username", ""), post.get("auth_type", "")
+        )
+    }
     return _render(request, f"{PAGE}#hints", context)
 
 
-def _hints(raw_address: str, username: str) -> dict:
+def _hints(raw_address: str, username: str, auth_type: str = "") -> dict:
     try:
         normalized = normalize_address(raw_address)
     except ValidationError:
         return {}
+    try:
+        kind = get_auth_kind(auth_type)
+    except UnknownAuthKind:
+        kind = None
     return {
         "username": advice.username_advice(normalized.key),
-        "expiry": advice.expiry_warning(normalized.key, username.strip()),
+        "expiry": advice.expiry_warning(normalized.key, username.strip(), kind=kind),
         "note": normalized.note,
         "plain_http": normalized.plain_http,
         "unicode_host": unicode_host(normalized.key),
@@ -283,7 +293,7 @@ def _render_form(
     # From the first look: an edit dialog warns about the stored address (ECR expiry) at once.
     address, username = form["address"].value(), form["username"].value()
     if address:
-        context["hints"] = _hints(address, username or "")
+        context["hints"] = _hints(address, username or "", form["auth_type"].value() or "")
     if request.htmx:
         return _render(request, f"{PAGE}#form", context)
     return _render(request, PAGE, context)
@@ -307,7 +317,7 @@ def _saved_message(registry: ContainerRegistry, verb: str, form: RegistryForm) -
 
 @transaction.non_atomic_requests
 @login_required
-@sensitive_post_parameters("password", "token")
+@sensitive_post_parameters(*secret_parameters())
 @require_POST
 @never_cache
 def registry_test_form_view(request: HttpRequest, slug: str) -> HttpResponse:
@@ -336,7 +346,7 @@ def registry_test_form_view(request: HttpRequest, slug: str) -> HttpResponse:
 
 @transaction.non_atomic_requests
 @login_required
-@sensitive_post_parameters("password", "token")
+@sensitive_post_parameters(*secret_parameters())
 @require_POST
 @never_cache
 def registry_test_stored_view(request: HttpRequest, slug: str, pk: int) -> HttpResponse:

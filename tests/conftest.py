@@ -13,7 +13,7 @@ from .factories import MembershipFactory, OrganizationFactory, UserFactory
 
 # Shared fixtures: the network guard every test runs under (network_guard, connections), the
 # fake Kubernetes API server (fake_kube, kubeconfig_path), and the real registry with its
-# certificates for the connection tests (htpasswd_registry, pki).
+# certificates for the connection tests (htpasswd_registry, pki), and moto's AWS (aws).
 # Property tests: a bounded number of examples in the suite; HYPOTHESIS_PROFILE=fuzz for a long
 # one-off search. Examples share a test's database transaction, so each cleans up what it needs.
 _PROFILE = {"deadline": None, "suppress_health_check": [HealthCheck.function_scoped_fixture]}
@@ -21,7 +21,7 @@ hypothesis_settings.register_profile("suite", max_examples=30, **_PROFILE)
 hypothesis_settings.register_profile("fuzz", max_examples=2_000, **_PROFILE)
 hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "suite"))
 
-pytest_plugins = ["tests.network_guard", "tests.fakekube", "tests.registry_server"]
+pytest_plugins = ["tests.network_guard", "tests.fakekube", "tests.registry_server", "tests.aws"]
 
 
 @pytest.fixture(autouse=True)

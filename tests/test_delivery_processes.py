@@ -240,3 +240,35 @@ def test_a_worker_killed_mid_delivery_has_its_run_recovered(installation):
         "print(t.status)",
     )
     assert state.stdout.strip().splitlines()[-1] == "synced"
+
+
+SAVE_ECR_AND_LOSE_ITS_REFRESH = """
+from django_tasks_db.models import DBTaskResult
+from orgsettings.models import Organization
+from registries.services import registry_create
+registry_create(Organization.objects.get(slug="acme"), actor=None, display_name="ECR",
+                address="{host}", auth_type="ECR", aws_access_key_id="{key_id}",
+                aws_secret_access_key="{secret}", aws_region="", aws_role_arn="")
+DBTaskResult.objects.filter(task_path__startswith="registries.").delete()
+"""
+
+
+def test_a_worker_starting_queues_the_ecr_refresh_that_was_lost_and_delivers_a_token(
+    aws, installation
+):
+    from .aws import ACCESS_KEY_ID, HOST, SECRET_ACCESS_KEY
+
+    installation.manage("create_org", "acme", "--name", "Acme")
+    code = SAVE_ECR_AND_LOSE_ITS_REFRESH.format(
+        host=HOST, key_id=ACCESS_KEY_ID, secret=SECRET_ACCESS_KEY
+    )
+    installation.manage("shell", "-c", code)
+
+    installation.start_worker()
+
+    config = installation.wait_for(
+        lambda: (installation.secret() or {}).get("auths", {}).get(HOST) and installation.secret(),
+        "the ECR entry",
+    )
+    assert config["auths"][HOST]["username"] == "AWS"
+    assert config["auths"][HOST]["password"].startswith("123456789012-auth-token")

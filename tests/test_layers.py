@@ -1,5 +1,6 @@
 """The folder layout's promises, pinned: tenancy imports no feature code, only delivery's
-gateway imports `kubernetes`, and a process that never talks to a cluster never loads it."""
+gateway imports `kubernetes` and only the Amazon ECR kind the AWS SDK, and a process that never
+talks to a cluster (or to AWS) never loads them."""
 
 from __future__ import annotations
 
@@ -48,6 +49,16 @@ def test_only_the_gateway_imports_kubernetes():
     assert all(path.startswith("delivery/kube/") for path in importers), importers
 
 
+def test_only_the_amazon_ecr_kind_imports_the_aws_sdk():
+    importers = sorted(
+        str(path.relative_to(ROOT))
+        for package in ("orgsettings", *FEATURES, "operations")
+        for path in python_files(package)
+        if any(name.split(".")[0] in {"boto3", "botocore"} for name in imported_modules(path))
+    )
+    assert importers == ["registries/auth_kinds/ecr.py"]
+
+
 def test_django_setup_and_the_web_application_do_not_load_kubernetes():
     code = (
         "import sys, django; django.setup();"
@@ -55,7 +66,7 @@ def test_django_setup_and_the_web_application_do_not_load_kubernetes():
         "from django.test import Client;"
         "import orgsettings.urls, registries.views, delivery.admin, delivery.services, delivery.tasks;"
         "import pullhealth.services, pullhealth.stored, pullhealth.tasks, pullhealth.models;"
-        "print('kubernetes' in sys.modules)"
+        "print('kubernetes' in sys.modules, 'boto3' in sys.modules)"
     )
     result = subprocess.run(
         [sys.executable, "-c", code],
@@ -71,4 +82,5 @@ def test_django_setup_and_the_web_application_do_not_load_kubernetes():
             "DATABASE_URL": "sqlite:///:memory:",
         },
     )
-    assert result.stdout.strip() == "False"
+    # Nor the AWS SDK: it is loaded when an Amazon ECR token is minted, not before.
+    assert result.stdout.strip() == "False False"

@@ -72,11 +72,17 @@ def test_registries_secrets_and_sync_state_survive_the_migration(old_schema):
         sync_error="Namespace “team-u” does not exist.",
     )
 
-    # To the latest schema, which the models below read.
-    migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+    migrated = migrate(
+        [
+            ("delivery", "0002_clusters_from_environment"),
+            ("registries", "0003_sync_state_moved_to_delivery_targets"),
+        ]
+    )
 
     from delivery.models import Cluster, DeliveryTarget
-    from registries.models import ContainerRegistry as Registry
+
+    # The registry model as of that migration: later ones add columns.
+    Registry = migrated.get_model("registries", "ContainerRegistry")
 
     assert Registry.objects.get(pk=github.pk).password == "ghp-old-secret"
     assert Registry.objects.get(address="docker.io").token == "dckr-old-token"
@@ -156,3 +162,70 @@ def test_existing_credentials_are_given_the_key_that_reads_them(transactional_db
     assert key_ids[lost] == ""
     assert not Registry.objects.defer("password", "token").get(pk=readable).credentials_problem
     assert Registry.objects.defer("password", "token").get(pk=lost).credentials_problem
+BEFORE_AUTH_KINDS = [("registries", "0004_credentials_fernet_and_delivery_targets")]
+AUTH_KINDS = [("registries", "0005_auth_kinds_and_expiry")]
+
+
+@pytest.fixture
+def schema_before_auth_kinds(transactional_db):
+    apps = migrate(BEFORE_AUTH_KINDS)
+    yield apps
+    executor = MigrationExecutor(connection)
+    migrate(executor.loader.graph.leaf_nodes())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_basicauth_and_token_registries_log_in_as_before_after_the_auth_kinds_migration(
+    schema_before_auth_kinds,
+):
+    Organization = schema_before_auth_kinds.get_model("orgsettings", "Organization")
+    Old = schema_before_auth_kinds.get_model("registries", "ContainerRegistry")
+    acme = Organization.objects.create(slug="acme", name="Acme", namespace="org-acme")
+    basic = Old.objects.create(
+        organization=acme,
+        display_name="GitHub",
+        address="ghcr.io",
+        auth_type="BasicAuth",
+        username="octocat",
+        password="ghp-old-secret",
+        version=4,
+    )
+    token = Old.objects.create(
+        organization=acme, display_name="Hub", address="docker.io", auth_type="Token", token="t0k"
+    )
+    named = Old.objects.create(
+        organization=acme,
+        display_name="Quay",
+        address="quay.io",
+        auth_type="Token",
+        username="org+robot",
+        token="quay-token",
+    )
+
+    migrated = migrate(AUTH_KINDS)
+    New = migrated.get_model("registries", "ContainerRegistry")
+    rows = {row.pk: row for row in New.objects.all()}
+    assert (rows[basic.pk].auth_type, rows[basic.pk].username, rows[basic.pk].password) == (
+        "BasicAuth",
+        "octocat",
+        "ghp-old-secret",
+    )
+    assert (rows[basic.pk].version, rows[basic.pk].expires_on) == (4, None)
+    assert (rows[token.pk].auth_type, rows[token.pk].token, rows[token.pk].password) == (
+        "Token",
+        "t0k",
+        "",
+    )
+    assert rows[named.pk].options == {}
+    assert rows[named.pk].kind_state == {}
+
+    executor = MigrationExecutor(connection)
+    migrate(executor.loader.graph.leaf_nodes())
+    from registries.models import ContainerRegistry
+
+    logins = {r.pk: r.login() for r in ContainerRegistry.objects.all()}
+    assert (logins[basic.pk].username, logins[basic.pk].secret) == ("octocat", "ghp-old-secret")
+    assert (logins[token.pk].username, logins[token.pk].secret) == ("token", "t0k")
+    assert (logins[named.pk].username, logins[named.pk].secret) == ("org+robot", "quay-token")
+    assert all(login.expires_at is None for login in logins.values())
+    assert not any(r.credentials_unreadable for r in ContainerRegistry.objects.all())

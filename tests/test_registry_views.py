@@ -7,11 +7,14 @@ import re
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from orgsettings.models import AuditEvent
+from registries.auth_kinds import Login
 from registries.models import AuthType, ContainerRegistry
 from registries.services import registry_delete, registry_update
 
+from .aws import ecr_registry
 from .factories import OrganizationFactory, RegistryFactory
 
 pytestmark = pytest.mark.django_db
@@ -168,18 +171,24 @@ def test_secrets_never_appear_in_any_page(client, organization, owner):
         password="",
         token="tok-must-not-leak-9942",
     )
+    ecr = ecr_registry(organization, aws_secret_access_key="aws-key-must-not-leak-5518")
+    ecr.set_issued_login(Login("AWS", "ecr-token-must-not-leak-4471", timezone.now()))
+    ecr.save()
     client.force_login(owner)
     pages = [
         client.get(url("list", organization)),
         client.get(url("edit", organization, registry)),
         client.get(url("edit", organization, registry), **HX),
         client.get(url("edit", organization, token_registry)),
+        client.get(url("edit", organization, ecr), **HX),
         client.get(url("delete", organization, registry)),
         client.post(url("edit", organization, registry), edit_data(registry, display_name="")),
     ]
     for response in pages:
         assert "pw-must-not-leak-7731" not in response.text
         assert "tok-must-not-leak-9942" not in response.text
+        assert "aws-key-must-not-leak-5518" not in response.text
+        assert "ecr-token-must-not-leak-4471" not in response.text
 
 
 def test_htmx_list_request_returns_only_the_table(client, organization, owner):
@@ -502,7 +511,7 @@ def test_edit_form_warns_about_the_stored_address_when_it_opens(client, organiza
     )
     client.force_login(owner)
     response = client.get(url("edit", organization, registry), **HX)
-    assert "expire after 12 hours" in response.text
+    assert "expires in 12 hours; use Amazon ECR to have it refreshed" in response.text
 
 
 def test_docker_hub_hint_says_what_will_be_stored_before_saving(client, organization, owner):

@@ -16,8 +16,10 @@ bounded by REGISTRY_PROBE_TIMEOUT.
 
 from __future__ import annotations
 
+from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
+from ..auth_kinds import LoginUnavailable
 from .address_policy import parse_networks
 from .login_flow import probe_registry
 from .options import ProbeOptions, parse_rate, probe_options
@@ -41,7 +43,7 @@ __all__ = [
 ]
 
 
-@sensitive_variables("registry")
+@sensitive_variables("registry", "login")
 def check_login(registry) -> Report:
     """Log in to the registry's address with its credentials (saved or not) and report."""
     if registry.credentials_unreadable:
@@ -52,11 +54,16 @@ def check_login(registry) -> Report:
             tone="error",
             outcome="untestable",
         )
+    try:
+        login = registry.kind.login_to_test(registry, now=timezone.now())
+    except LoginUnavailable as unavailable:
+        TESTS.labels(unavailable.outcome).inc()
+        return report_for(ProbeResult(unavailable.outcome, unavailable.message))
     result = probe_registry(
         address=registry.address,
         plain_http=registry.plain_http,
-        username=registry.login_username,
-        secret=registry.login_secret,
+        username=login.username,
+        secret=login.secret,
         options=probe_options(),
     )
     TESTS.labels(result.outcome).inc()

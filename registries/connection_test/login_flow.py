@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit
 
+from ..validation import DOCKER_HUB_HOSTS
 from .address_policy import ip_or_none
 from .options import ProbeOptions
 from .report import ProbeResult, Redactor, Stop, stop
@@ -25,8 +26,7 @@ from .transport import Response, Transport, not_a_registry, url_host
 
 logger = logging.getLogger("registries.connection_test")
 
-# Docker Hub's keys are what the kubelet matches; its registry API lives on another host.
-_DOCKER_HUB_KEYS = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"})
+# Docker Hub (any of validation.DOCKER_HUB_HOSTS) serves its registry API from one host.
 _DOCKER_HUB_API_HOST = "registry-1.docker.io"
 _HOST_RE = re.compile(r"^[a-z0-9_]([a-z0-9_.-]*[a-z0-9_])?$")
 _PORT_RE = re.compile(r"[0-9]{1,5}")
@@ -268,7 +268,7 @@ def parse_address(address: str) -> Target:
             f"{address} is a wildcard address, and wildcard addresses cannot be tested. To "
             "test the credentials, add a registry with one concrete host name and test that.",
         )
-    if hostport in _DOCKER_HUB_KEYS:
+    if hostport in DOCKER_HUB_HOSTS:
         return Target(_DOCKER_HUB_API_HOST, None, path.strip("/"), "Docker Hub")
     host, port_text = hostport, ""
     if hostport.startswith("["):

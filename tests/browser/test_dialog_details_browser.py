@@ -143,7 +143,7 @@ def test_edit_dialog_shows_the_ecr_expiry_warning_when_it_opens(page, owner, org
     open_registries(page, owner)
     page.get_by_role("link", name="Edit ECR").click()
     dialog = page.locator("#app-dialog")
-    expect(dialog.locator("#registry-hints")).to_contain_text("expire after 12 hours")
+    expect(dialog.locator("#registry-hints")).to_contain_text("use Amazon ECR to have it refreshed")
     screenshot(page, "dialog-edit-warning", copy_to=DOCS / "dialog-edit-warning.png")
 
 

@@ -19,6 +19,7 @@ from delivery.models import Cluster
 from operations import heartbeat
 from operations.passes import record_pass
 from orgsettings.models import Organization
+from registries.auth_kinds import EXPIRY_WARNING_DAYS
 
 logger = logging.getLogger(__name__)
 
@@ -120,6 +121,16 @@ class Command(BaseCommand):
             self._say(f"Not yet removed: {where}: {message} It will be retried.", error=True)
         for removed in report.removed:
             self._say(f"Removed {removed}")
+        for warned in report.expiry_warned:
+            self._say(
+                f"Warned in Activity: the credential of {warned} expires soon or has expired."
+            )
+        if report.expiring or report.expired:
+            self._say(
+                f"Credentials: {report.expiring} expire within {EXPIRY_WARNING_DAYS} days, "
+                f"{report.expired} expired.",
+                error=bool(report.expired),
+            )
         in_sync = report.targets - len(report.errors)
         self._say(f"{in_sync}/{report.targets} targets in sync, {report.writes} write(s).")
         return len(report.errors), len(report.removal_errors)
