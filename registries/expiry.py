@@ -68,6 +68,8 @@ def expiry_pass(
         if registry.expires_on is None or registry.expiry_warned_on == registry.expires_on:
             continue
         warnings.append((registry, expiry))
+    if not warnings:
+        return counts
     events = []
     with transaction.atomic():
         for registry, expiry in warnings:

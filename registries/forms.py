@@ -27,6 +27,7 @@ from .models import ContainerRegistry
 from .validation import (
     TOKEN_DEFAULT_USERNAME,
     NormalizedAddress,
+    in_sentence,
     normalize_address,
     parse_id,
     split_key,
@@ -131,7 +132,7 @@ class RegistryForm(forms.ModelForm):
         keep_hint = "Leave blank to keep the stored {} (for an address on the same host)."
         if self.stored_kind is not None:
             for name in self.stored_kind.secret_fields:
-                label = str(self.fields[name].label).lower()
+                label = in_sentence(str(self.fields[name].label))
                 self.fields[name].help_text = keep_hint.format(label)
         labels = [kind.label for kind in self.kinds]
         either = " or ".join([", ".join(labels[:-1]), labels[-1]] if len(labels) > 1 else labels)
@@ -203,12 +204,11 @@ class RegistryForm(forms.ModelForm):
         for name in kind.secret_fields:
             carried = (self.data.get(name) or "").strip()
             if carried and name not in self.errors:
-                label = str(self.fields[name].label)
+                label = in_sentence(str(self.fields[name].label))
                 self.add_error(
                     name,
                     forms.ValidationError(
-                        f"Paste the {label[0].lower()}{label[1:]} again: it was cleared for "
-                        "your safety.",
+                        f"Paste the {label} again: it was cleared for your safety.",
                         code="cleared",
                     ),
                 )

@@ -306,21 +306,28 @@ def validate_username(value: str) -> None:
         raise ValidationError("The username cannot contain “:”.", code="colon")
 
 
+def in_sentence(label: str) -> str:
+    """A field label inside a sentence: "Password" -> "password", "AWS secret access key" keeps
+    its acronym."""
+    return " ".join(word if word[:2].isupper() else word.lower() for word in label.split())
+
+
 def validate_secret(value: str, *, label: str, max_length: int, allow_json: bool = False) -> None:
     """Reject secrets that cannot work; the message never repeats the value."""
     if len(value) > max_length:
         raise ValidationError(
-            f"The {label.lower()} is too long (at most {max_length} characters).", code="max_length"
+            f"The {in_sentence(label)} is too long (at most {max_length} characters).",
+            code="max_length",
         )
     if _CONTROL_RE.search(value.replace("\n", "") if allow_json else value):
         raise ValidationError(
-            f"The {label.lower()} cannot contain control characters.", code="control"
+            f"The {in_sentence(label)} cannot contain control characters.", code="control"
         )
     if _WHITESPACE_RE.search(value):
         if allow_json and _is_json_object(value):
             return
         raise ValidationError(
-            f"The {label.lower()} cannot contain spaces or line breaks. Check that it was pasted whole.",
+            f"The {in_sentence(label)} cannot contain spaces or line breaks. Check that it was pasted whole.",
             code="whitespace",
         )
 

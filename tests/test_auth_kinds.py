@@ -363,3 +363,34 @@ def test_manage_py_check_refuses_a_wrong_auth_kinds_setting(settings):
     [error] = auth_kind_settings(None)
     assert (error.id, error.level >= 40) == ("registries.E010", True)
     assert "cannot import 'tests.test_auth_kinds.Missing'" in error.msg
+
+
+def test_a_kinds_secret_never_appears_in_a_page(api_key_kind, client, organization, owner):
+    form = RegistryForm(api_key_data(example_api_key="kind-secret-0451"), organization=organization)
+    assert form.is_valid(), form.errors
+    registry = registry_create(organization, actor=owner, **form.registry_fields())
+    client.force_login(owner)
+    slug = organization.slug
+    pages = [
+        reverse("registries:list", kwargs={"slug": slug}),
+        reverse("registries:edit", kwargs={"slug": slug, "pk": registry.pk}),
+        reverse("settings-activity", kwargs={"slug": slug}),
+    ]
+    for url in pages:
+        assert "kind-secret-0451" not in client.get(url).content.decode()
+    # Not even when the form comes back with an error.
+    response = client.post(
+        reverse("registries:create", kwargs={"slug": slug}),
+        api_key_data(display_name="Other", example_region="", example_api_key="kind-secret-0451"),
+    )
+    html = response.content.decode()
+    assert "kind-secret-0451" not in html
+    assert "Paste the API key again" in html
+
+
+def test_a_pass_with_nothing_expiring_costs_one_query(django_assert_num_queries, organization):
+    from registries.expiry import expiry_pass
+
+    RegistryFactory(organization=organization)
+    with django_assert_num_queries(1):
+        expiry_pass()

@@ -60,7 +60,7 @@ from django import forms
 from django.utils import timezone
 
 from ..encryption import UNREADABLE_MESSAGE
-from ..validation import validate_secret
+from ..validation import in_sentence, validate_secret
 
 if TYPE_CHECKING:
     from ..models import ContainerRegistry
@@ -189,7 +189,7 @@ class AuthKind:
         value = form.cleaned_data.get(name, "")
         if not value:
             if required:
-                missing = self.missing_secret.format(label=str(field.label).lower())
+                missing = self.missing_secret.format(label=in_sentence(str(field.label)))
                 form.add_error(
                     name,
                     forms.ValidationError(missing + form.why_secret_needed(), code="required"),
@@ -289,7 +289,7 @@ class AuthKind:
 
     def describe_stored(self, registry: ContainerRegistry) -> str:
         """What the admin says about the stored credential, which it never shows."""
-        names = [str(self.form_fields()[name].label).lower() for name in self.secret_fields]
+        names = [in_sentence(str(self.form_fields()[name].label)) for name in self.secret_fields]
         return f"A {' and '.join(names) or 'credential'} is stored (never shown)."
 
     def unreadable_problem(self, registry: ContainerRegistry) -> str:
