@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
@@ -34,8 +35,9 @@ from .page import FailureLine, OrganizationPullHealth, pull_health_read, restart
 from .preferences import pull_health_settings_of, pull_health_settings_update
 
 TEMPLATE = "pullhealth/pull_health.html"
-# The reconciler reads pods every pass; a page open on the section shows news this soon.
-POLL_INTERVAL = "10s"
+# The reconciler reads pods every pass; a page open on the section shows news this soon
+# (PULL_HEALTH_POLL_SECONDS, 10 unless set).
+DEFAULT_POLL_SECONDS = 10
 # Rows listed in the poll's query: a page of the table holds at most 50.
 MAX_WATCHED = 200
 _ROW_RE = re.compile(r"^(\d{1,18})\.([0-9a-f]{8}|0)$")
@@ -65,11 +67,15 @@ def _context(membership: Membership, health: OrganizationPullHealth, rows: dict)
         "pull_can_restart": membership.can_manage_registries,
         "pull_poll": {
             "url": reverse("pullhealth:poll", kwargs={"slug": slug}),
-            "interval": POLL_INTERVAL if health.configured else None,
+            "interval": _poll_interval() if health.configured else None,
             "sig": health.signature,
             "rows": "_".join(f"{pk}.{row.signature}" for pk, row in watched.items()),
         },
     }
+
+
+def _poll_interval() -> str:
+    return f"{getattr(settings, 'PULL_HEALTH_POLL_SECONDS', DEFAULT_POLL_SECONDS)}s"
 
 
 def _watched(query) -> tuple[str, dict[int, str]]:
