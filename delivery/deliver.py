@@ -11,6 +11,7 @@ import logging
 from dataclasses import dataclass, field
 
 from orgsettings.models import Organization
+from pullhealth.passes import pull_health_target_pass
 from registries.models import ContainerRegistry
 
 from . import converge, kube, outcomes
@@ -48,7 +49,7 @@ def deliver(organization_id: int) -> Outcome:
     except ClusterError as error:
         data_value, unreadable = "", error
     versions = {str(r.pk): r.version for r in registries}
-    results = []
+    results, delivered = [], []
     for target in targets:
         if target.status == TargetStatus.REMOVING:
             _remove_target(target, outcome)
@@ -76,8 +77,12 @@ def deliver(organization_id: int) -> Outcome:
             outcome.retriable |= error.retriable
             continue
         results.append(outcomes.Result(target, digest=digest, versions=versions))
+        delivered.append((cluster, target))
         outcome.delivered += 1
     outcomes.record(results)
+    # Once the cluster holds the new Secret: what still cannot pull, and automatic restarts.
+    for cluster, target in delivered:
+        pull_health_target_pass(cluster, target)
     return outcome
 
 

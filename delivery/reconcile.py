@@ -4,6 +4,8 @@ Per cluster it reads the cluster with a fixed number of paged LIST calls (namesp
 labelled Secrets, the ServiceAccounts by name), or in the namespaced RBAC scope with a LIST and
 a GET per ServiceAccount name in each target's namespace, and the database with a fixed number
 of queries.
+After delivery, pull health reads the cluster's failing pods with a fixed number of LISTs too
+(pullhealth.passes); it never fails the pass.
 A target whose Secret has the digest it last delivered, for the registry versions it holds, and
 whose references are in place is in sync without decrypting anything. Only the organizations
 that differ are decrypted and written, each write one request. Outcomes are stored in bulk.
@@ -15,6 +17,7 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from pullhealth.passes import pull_health_cluster_pass
 from registries.models import ContainerRegistry
 
 from . import converge, kube, outcomes
@@ -158,3 +161,4 @@ def _reconcile_cluster(
             )
     report.writes += snapshot.writes
     outcomes.record(results)
+    pull_health_cluster_pass(cluster, targets)

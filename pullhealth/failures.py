@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Protocol
 
 from registries.keyring import matching_keys, parse_image
@@ -51,6 +52,9 @@ class PullFailure:
     registry: Registry | None
     references_secret: bool
     pods: tuple[str, ...]
+    # When the oldest of those pods was created: a pod newer than the Secret's content was
+    # created with it, and a restart would not give it anything new.
+    created_at: datetime | None = None
 
     @property
     def key(self) -> tuple[str, str, str, str, str]:
@@ -95,7 +99,7 @@ def read_failures(
                 cause = classify(wait.message, credentials_offered=offered)
             known = failures.get(key)
             if known is not None:
-                failures[key] = _merge(known, pod.name, cause, wait.message, references)
+                failures[key] = _merge(known, pod, cause, wait.message, references)
                 continue
             failures[key] = PullFailure(
                 workload=workload,
@@ -108,16 +112,19 @@ def read_failures(
                 registry=match.registry,
                 references_secret=references,
                 pods=(pod.name,),
+                created_at=pod.created_at,
             )
     return sorted(failures.values(), key=lambda failure: failure.key)
 
 
 def _merge(
-    known: PullFailure, pod: str, cause: Cause, message: str, references: bool
+    known: PullFailure, pod: PodState, cause: Cause, message: str, references: bool
 ) -> PullFailure:
+    created = [t for t in (known.created_at, pod.created_at) if t is not None]
     merged = replace(
         known,
-        pods=(*known.pods, pod),
+        pods=(*known.pods, pod.name),
+        created_at=min(created) if created else None,
         # One pod created before the Secret was referenced is enough to need a restart.
         references_secret=known.references_secret and references,
     )

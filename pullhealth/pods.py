@@ -1,6 +1,6 @@
 """What the cluster tells about pods and their owners, as plain objects, and how to read it.
 
-The gateway (cluster_calls) turns API objects into these; everything else here is pure, so the
+The gateway (delivery.kube.workloads) turns API objects into these; everything else here is pure, so the
 rules (which containers wait on a pull, which workload owns a pod) are tested on their own.
 A pod's owner is found the way `kubectl` finds it: through the controller owner reference,
 Pod -> ReplicaSet -> Deployment, or a StatefulSet or DaemonSet directly.

@@ -1,12 +1,15 @@
 """One pull-health pass over one cluster, for every delivery target on it.
 
-The worker and the reconciler call `pull_health_refresh` with the cluster's calls and its
-targets. The reads do not grow with the number of organizations: one paged LIST of the
-cluster's pending pods (`status.phase=Pending`: a container that cannot pull has never started,
+The worker and the reconciler call `pull_health_refresh` (through passes.py) with the cluster's
+gateway and its targets. In the cluster RBAC scope the reads do not grow with the number of
+organizations: one paged LIST of the cluster's pending pods (`status.phase=Pending`: a container that cannot pull has never started,
 so its pod has not left Pending; a running pod whose restarted container cannot pull again is
 the one case this leaves to the next rollout), then the ReplicaSets of the failing pods, selected
 by their pod-template-hash in one LIST per hundred. A ClusterRole grants reads in every
 namespace anyway, so one cluster-wide LIST reads nothing a LIST per namespace would not.
+In the namespaced scope (`namespaced=True`) the platform may read only the namespaces that were
+provisioned for it, so the same two LISTs are made per target namespace, as the reconciler
+reads Secrets there; a namespace that forbids them is "not permitted" on its own targets only.
 
 The writes do not grow either when nothing changed: the stored state is read in two queries,
 each target's failures are compared with it, and only changed targets are written; the others
@@ -17,8 +20,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.utils import timezone
@@ -28,16 +32,18 @@ from delivery.models import DeliveryTarget
 from registries.models import ContainerRegistry
 
 from .causes import Cause
-from .cluster_calls import PullHealthCalls
 from .failures import PullFailure as ReadFailure
 from .failures import read_failures
 from .models import PullFailure, PullHealth
-from .pods import REPLICA_SET, pull_waits
+from .pods import REPLICA_SET, PodState, pull_waits
 from .services import (
     pull_health_create_many,
     pull_health_record,
     pull_health_unavailable_many,
 )
+
+if TYPE_CHECKING:
+    from delivery.kube import Cluster
 
 PENDING = "status.phase=Pending"
 _UPDATE_CHUNK = 5000
@@ -49,39 +55,36 @@ class RefreshReport:
     changed: int = 0
     failures: int = 0
     error: ClusterError | None = None
+    # What was read, by target pk, for the automatic restarts; absent when it could not be.
+    found: dict[int, list[ReadFailure]] = field(default_factory=dict)
 
 
 def pull_health_refresh(
-    calls: PullHealthCalls,
+    calls: Cluster,
     targets: Sequence[DeliveryTarget],
     *,
+    namespaced: bool = False,
     now: datetime | None = None,
 ) -> RefreshReport:
     """Read the pull failures of `targets` (all on the cluster `calls` talks to) and store
-    them. A cluster error is stored on every target ("forbidden": not permitted) and returned,
-    never raised: delivery goes on without pull health."""
+    them. A cluster error is stored on the targets it concerns ("forbidden": not permitted)
+    and returned, never raised: delivery goes on without pull health."""
     now = now or timezone.now()
     report = RefreshReport(targets=len(targets))
     if not targets:
         return report
     namespaces = {target.namespace for target in targets}
-    try:
-        pods = [
-            pod
-            for pod in calls.list_pods(None, field_selector=PENDING)
-            if pod.namespace in namespaces and pull_waits(pod)
-        ]
-        hashes = {
-            pod.template_hash
-            for pod in pods
-            if pod.template_hash and pod.controller and pod.controller.kind == REPLICA_SET
-        }
-        replicasets = calls.list_replicasets(None, template_hashes=hashes) if hashes else {}
-    except ClusterError as error:
+    pods, replicasets, errors = _read(calls, namespaces, namespaced=namespaced)
+    for error, failed in _group_errors(errors).items():
         pull_health_unavailable_many(
-            targets, error_kind=error.kind, error=error.message, read_at=now
+            [t for t in targets if t.namespace in failed],
+            error_kind=error.kind,
+            error=error.message,
+            read_at=now,
         )
         report.error = error
+    targets = [t for t in targets if t.namespace not in errors]
+    if not targets:
         return report
 
     by_namespace = defaultdict(list)
@@ -91,7 +94,7 @@ def pull_health_refresh(
     organization_ids = {target.organization_id for target in targets}
     # Only what matching needs: the encrypted credentials are neither loaded nor decrypted.
     for registry in ContainerRegistry.objects.filter(organization_id__in=organization_ids).only(
-        "id", "organization_id", "address"
+        "id", "organization_id", "address", "version"
     ):
         registries[registry.organization_id].append(registry)
     stored = {health.target_id: health for health in PullHealth.objects.filter(target__in=targets)}
@@ -112,6 +115,7 @@ def pull_health_refresh(
             previous_causes=previous,
         )
         report.failures += len(failures)
+        report.found[target.pk] = failures
         if health is None:
             first_reads.append((target, failures))
             continue
@@ -127,6 +131,54 @@ def pull_health_refresh(
             read_at=now, error_kind="", error=""
         )
     return report
+
+
+def _read(
+    calls: Cluster, namespaces: set[str], *, namespaced: bool
+) -> tuple[list[PodState], dict, dict[str, ClusterError]]:
+    """The failing pods of `namespaces` and the ReplicaSets that own them, and the error of
+    each namespace that could not be read."""
+    pods, replicasets, errors = [], {}, {}
+    for namespace in sorted(namespaces) if namespaced else [None]:
+        try:
+            found = [
+                pod
+                for pod in calls.list_pods(namespace, field_selector=PENDING)
+                if pod.namespace in namespaces and pull_waits(pod)
+            ]
+            hashes = {
+                pod.template_hash
+                for pod in found
+                if pod.template_hash and pod.controller and pod.controller.kind == REPLICA_SET
+            }
+            if hashes:
+                replicasets |= calls.list_replicasets(namespace, template_hashes=hashes)
+            # A ReplicaSet the hash did not find (made by hand, its label edited) is read by
+            # name: one GET each, none in the usual cluster.
+            for key in sorted(
+                {
+                    (pod.namespace, pod.controller.name)
+                    for pod in found
+                    if pod.controller and pod.controller.kind == REPLICA_SET
+                }
+                - replicasets.keys()
+            ):
+                replicaset = calls.read_replicaset(*key)
+                if replicaset is not None:
+                    replicasets[key] = replicaset
+        except ClusterError as error:
+            for failed in [namespace] if namespace else namespaces:
+                errors[failed] = error
+            continue
+        pods += found
+    return pods, replicasets, errors
+
+
+def _group_errors(errors: dict[str, ClusterError]) -> dict[ClusterError, set[str]]:
+    grouped: dict[ClusterError, set[str]] = defaultdict(set)
+    for namespace, error in errors.items():
+        grouped[error].add(namespace)
+    return grouped
 
 
 def _row_key(row: PullFailure) -> tuple[str, str, str, str, str]:

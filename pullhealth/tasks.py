@@ -7,7 +7,10 @@ cluster gateway: web processes import it.
 
 from __future__ import annotations
 
+import datetime
+
 from django.db import transaction
+from django.utils import timezone
 from django_tasks import task
 from django_tasks_db.models import DBTaskResult
 
@@ -20,13 +23,18 @@ def restart_workloads(
     registry_id: int | None = None,
     actor_id: int | None = None,
     source: str = "",
+    requested_at: str = "",
 ) -> str:
     """Restart the organization's workloads failing to pull from the registry (None: from any
     of its registries), on every cluster it is placed on."""
     from .restart import restart_organization
 
     return restart_organization(
-        organization_id, registry_id=registry_id, actor_id=actor_id, source=source
+        organization_id,
+        registry_id=registry_id,
+        actor_id=actor_id,
+        source=source,
+        requested_at=datetime.datetime.fromisoformat(requested_at) if requested_at else None,
     ).summary
 
 
@@ -45,6 +53,9 @@ def enqueue_restart(
         waiting = DBTaskResult.objects.filter(
             status="READY", task_path=restart_workloads.module_path
         ).select_for_update()
-        if any(row.args_kwargs.get("kwargs") == kwargs for row in waiting):
-            return
-        restart_workloads.enqueue(**kwargs)
+        for row in waiting:
+            queued = dict(row.args_kwargs.get("kwargs") or {})
+            queued.pop("requested_at", None)
+            if queued == kwargs:
+                return
+        restart_workloads.enqueue(**kwargs, requested_at=timezone.now().isoformat())

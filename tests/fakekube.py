@@ -34,7 +34,7 @@ import traceback
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -203,6 +203,7 @@ class Access(NamedTuple):
     resource: str
     namespace: str | None
     name: str | None
+    group: str = ""  # the API group; "" is the core group
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1417,7 +1418,13 @@ class FakeKubeServer:
     def _authorize(self, target: _Target) -> None:
         if target.resource is None:
             return
-        access = Access(target.verb, target.resource.plural, target.namespace, target.name)
+        access = Access(
+            target.verb,
+            target.resource.plural,
+            target.namespace,
+            target.name,
+            target.resource.group,
+        )
         with self._lock:
             self._accesses.append(access)
             authorizer = self._authorizer
@@ -1676,6 +1683,18 @@ class FakeKubeServer:
             stored["status"] = _pod_status(stored["spec"], waiting, init_waiting)
             stored["metadata"]["resourceVersion"] = self._next_resource_version()
             return copy.deepcopy(stored)
+
+    def backdate_pods(self, namespace: str, seconds: int) -> None:
+        """Make every pod of `namespace` `seconds` older, as if created that long ago."""
+        with self._lock:
+            for (pod_namespace, _), pod in self._store["pods"].items():
+                if pod_namespace != namespace:
+                    continue
+                meta = pod["metadata"]
+                created = datetime.fromisoformat(meta["creationTimestamp"].replace("Z", "+00:00"))
+                meta["creationTimestamp"] = (created - timedelta(seconds=seconds)).strftime(
+                    "%Y-%m-%dT%H:%M:%SZ"
+                )
 
     def roll_out(
         self,

@@ -4,8 +4,9 @@ fake API server (`FakeKubeServer.enforce_rbac`).
 Reads ClusterRoles, Roles and their bindings to one ServiceAccount, the way they would be applied:
 deploy/rbac.yaml (optionally with a kustomize component's `$patch: delete` patches), and the
 namespace manifest applied in each provisioned namespace. A rule matches a request when its API
-group, resource and verb match and, if it lists `resourceNames`, the request names one of them;
-so a named rule never grants `list` or `create`, which carry no name.
+group, resource and verb match (a rule names its groups: the core group's pods grant nothing in
+apps) and, if it lists `resourceNames`, the request names one of them; so a named rule never
+grants `list` or `create`, which carry no name.
 """
 
 from __future__ import annotations
@@ -30,12 +31,14 @@ class Grant:
     resources: frozenset[str]
     names: frozenset[str]
     namespace: str | None
+    groups: frozenset[str] = frozenset({""})
 
     def allows(self, access: Access) -> bool:
         if self.namespace is not None and access.namespace != self.namespace:
             return False
         return (
-            (access.verb in self.verbs or "*" in self.verbs)
+            (access.group in self.groups or "*" in self.groups)
+            and (access.verb in self.verbs or "*" in self.verbs)
             and (access.resource in self.resources or "*" in self.resources)
             and (not self.names or access.name in self.names)
         )
@@ -129,14 +132,13 @@ def _bound_rules(documents: list[dict]) -> list[tuple[str | None, dict]]:
 def _grants(documents: list[dict]) -> list[Grant]:
     grants = []
     for namespace, rule in _bound_rules(documents):
-        if not {"", "*"} & set(rule.get("apiGroups") or []):
-            continue
         grants.append(
             Grant(
                 verbs=frozenset(rule["verbs"]),
                 resources=frozenset(rule["resources"]),
                 names=frozenset(rule.get("resourceNames") or []),
                 namespace=namespace,
+                groups=frozenset(rule.get("apiGroups") or []),
             )
         )
     return grants

@@ -505,7 +505,7 @@ def test_in_sync_pass_decrypts_nothing(cluster, organization, monkeypatch):
 
 
 def test_reconcile_makes_the_same_number_of_list_calls_for_any_number_of_organizations(cluster):
-    def requests_for_a_pass_over(count: int) -> int:
+    def requests_for_a_pass_over(count: int) -> list[str]:
         for index in range(count):
             organization = OrganizationFactory()
             cluster.add_namespace(organization.namespace)
@@ -513,9 +513,15 @@ def test_reconcile_makes_the_same_number_of_list_calls_for_any_number_of_organiz
         reconcile()
         cluster.clear_requests()
         reconcile()
-        return len(cluster.requests)
+        return sorted(r.path for r in cluster.requests)
 
-    assert requests_for_a_pass_over(1) == requests_for_a_pass_over(20) == 3
+    # Namespaces, our Secrets, the ServiceAccounts; then pull health's pending pods (their
+    # ReplicaSets only when some pod cannot pull).
+    assert (
+        requests_for_a_pass_over(1)
+        == requests_for_a_pass_over(20)
+        == ["/api/v1/namespaces", "/api/v1/pods", "/api/v1/secrets", "/api/v1/serviceaccounts"]
+    )
 
 
 def test_reconcile_lists_in_pages(cluster, settings):

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-FEATURES = ("registries", "delivery")
+FEATURES = ("registries", "delivery", "pullhealth")
 
 
 def imported_modules(path: Path) -> set[str]:
@@ -44,7 +44,8 @@ def test_only_the_gateway_imports_kubernetes():
         for path in python_files(package)
         if any(name.split(".")[0] == "kubernetes" for name in imported_modules(path))
     )
-    assert importers == ["delivery/kube.py"]
+    assert importers
+    assert all(path.startswith("delivery/kube/") for path in importers), importers
 
 
 def test_django_setup_and_the_web_application_do_not_load_kubernetes():
@@ -53,6 +54,7 @@ def test_django_setup_and_the_web_application_do_not_load_kubernetes():
         "from orgsettings.wsgi import application;"
         "from django.test import Client;"
         "import orgsettings.urls, registries.views, delivery.admin, delivery.services, delivery.tasks;"
+        "import pullhealth.services, pullhealth.stored, pullhealth.tasks, pullhealth.models;"
         "print('kubernetes' in sys.modules)"
     )
     result = subprocess.run(

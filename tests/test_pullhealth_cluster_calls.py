@@ -1,4 +1,4 @@
-"""The pull-health cluster calls, over HTTP against the fake API server, and the whole path
+"""The pull-health calls of the gateway (delivery.kube), over HTTP against the fake API server, and the whole path
 from a cluster's pods to the restart of exactly the workloads that cannot pull."""
 
 from __future__ import annotations
@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from kubernetes import config
 
+from delivery import kube
 from delivery.errors import ClusterError
+from delivery.models import Cluster
 from pullhealth.causes import Cause
-from pullhealth.cluster_calls import PullHealthCalls
 from pullhealth.failures import read_failures
 from pullhealth.restarts import RESTARTED_AT_ANNOTATION, Skip, plan_restarts
 
@@ -65,10 +65,11 @@ REGISTRIES = [GHCR, TEAM, QUAY]
 
 
 @pytest.fixture
-def calls(kubeconfig_path: Path) -> Iterator[PullHealthCalls]:
-    api_client = config.new_client_from_config(config_file=str(kubeconfig_path))
-    yield PullHealthCalls(api_client, timeout=(2, 5), page_size=2)
-    api_client.close()
+def calls(kubeconfig_path: Path, settings) -> Iterator[kube.Cluster]:
+    settings.DELIVERY_LIST_PAGE_SIZE = 2
+    row = Cluster(pk=1, name="eu-west", connection=Cluster.Connection.KUBECONFIG)
+    row.kubeconfig = kubeconfig_path.read_text()
+    return kube.connect(row)
 
 
 @pytest.fixture
@@ -110,7 +111,7 @@ def failing_cluster(fake_kube, namespace):
     return fake_kube
 
 
-def read(calls: PullHealthCalls, namespace: str | None = NS):
+def read(calls: kube.Cluster, namespace: str | None = NS):
     pods = list(calls.list_pods(namespace, field_selector="status.phase=Pending"))
     return read_failures(pods, calls.list_replicasets(namespace), REGISTRIES, secret_name=SECRET)
 

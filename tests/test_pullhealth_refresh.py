@@ -3,17 +3,15 @@ API calls and of SQL queries whatever the number of organizations."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from kubernetes import config
 
+from delivery import kube
 from delivery.models import Cluster, DeliveryTarget
-from pullhealth.cluster_calls import PullHealthCalls
 from pullhealth.models import PullFailure, PullHealth
 from pullhealth.refresh import pull_health_refresh
 
@@ -35,10 +33,11 @@ NOT_FOUND = (
 
 
 @pytest.fixture
-def calls(kubeconfig_path: Path) -> Iterator[PullHealthCalls]:
-    api_client = config.new_client_from_config(config_file=str(kubeconfig_path))
-    yield PullHealthCalls(api_client, page_size=50)
-    api_client.close()
+def calls(kubeconfig_path: Path, settings) -> kube.Cluster:
+    settings.DELIVERY_LIST_PAGE_SIZE = 50
+    row = Cluster(pk=10_000, name="fake", connection=Cluster.Connection.KUBECONFIG)
+    row.kubeconfig = kubeconfig_path.read_text()
+    return kube.connect(row)
 
 
 @pytest.fixture

@@ -1,92 +1,142 @@
-"""deploy/rbac.yaml grants every request pull health makes, and nothing it does not need."""
+"""Each RBAC scope's manifests grant exactly the requests pull health makes in that scope.
+
+The fake API server enforces the policy read from deploy/ (tests/fakerbac.py), API groups
+included. Reading what cannot pull (the reconciler) and restarting it (the worker) must be
+refused nothing, and every pull-health rule of the manifests must be used by them.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-import yaml
-from kubernetes import config
 
-from pullhealth.cluster_calls import PullHealthCalls
-from pullhealth.pods import DAEMON_SET, DEPLOYMENT, STATEFUL_SET
+from delivery.reconcile import reconcile
+from orgsettings.models import AuditSource
+from pullhealth.models import PullHealth, WorkloadRestart
+from pullhealth.services import request_restart
+from registries.models import AuthType
+from registries.services import registry_create
+
+from . import fakerbac
+from .deliveries import run_tasks
+from .test_pullhealth_cluster_calls import REFUSED
 
 pytestmark = pytest.mark.django_db
 
-RBAC = Path(__file__).resolve().parent.parent / "deploy" / "rbac.yaml"
-VERBS = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
+NS = "org-acme"
+PULL_HEALTH = {"pods", "replicasets", "deployments", "statefulsets", "daemonsets"}
+NAMESPACED = {
+    "manifest": "rbac.yaml",
+    "component": "components/namespaced-rbac",
+    "namespace_manifest": "namespace-rbac.yaml",
+}
+FAILING = ("ErrImagePull", REFUSED)
 
 
-def cluster_role_rules() -> list[dict]:
-    documents = list(yaml.safe_load_all(RBAC.read_text()))
-    return next(d for d in documents if d["kind"] == "ClusterRole")["rules"]
+@pytest.fixture(params=["cluster", "namespaced"])
+def scope(request, settings, cluster):
+    settings.REGISTRY_RBAC_SCOPE = request.param
+    if request.param == "cluster":
+        policy = fakerbac.load("rbac.yaml")
+    else:
+        policy = fakerbac.load(**NAMESPACED)
+        policy.provision(NS)
+    cluster.enforce_rbac(policy)
+    return policy
 
 
-def verb_resource_name(method: str, path: str) -> tuple[str, str, str | None, str]:
-    """The RBAC verb, resource, name and API group a request is authorized as."""
-    group = ""
-    if path.startswith("/apis/"):
-        group, _, rest = path.removeprefix("/apis/").partition("/")
-        path = "/" + rest.partition("/")[2]  # drop the version
-    parts = path.removeprefix("/api/v1/").strip("/").split("/")
-    if parts[0] == "namespaces" and len(parts) >= 3:
-        parts = parts[2:]
-    resource = parts[0]
-    name = parts[1] if len(parts) > 1 else None
-    verb = VERBS.get(method) or ("get" if name else "list")
-    return verb, resource, name, group
-
-
-def allowed(verb: str, resource: str, name: str | None, group: str = "") -> bool:
-    for rule in cluster_role_rules():
-        if group in rule["apiGroups"] and resource in rule["resources"] and verb in rule["verbs"]:
-            names = rule.get("resourceNames")
-            if not names or name in names:
-                return True
-    return False
-
-
-def test_every_request_of_pull_health_is_granted(cluster, kubeconfig_path):
-    cluster.add_deployment("org-acme", "api", waiting=("ErrImagePull", "denied"))
-    cluster.add_statefulset("org-acme", "db")
-    cluster.add_daemonset("org-acme", "agent")
-    job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "nightly", "uid": "u"}}
-    pod = cluster.add_pod("org-acme", "nightly-x7k2p", owner=job)
-    api_client = config.new_client_from_config(config_file=str(kubeconfig_path))
-    calls = PullHealthCalls(api_client, page_size=1)
+def everything_pull_health_does(cluster, organization, owner) -> None:
+    registry_create(
+        organization,
+        actor=None,
+        display_name="GitHub",
+        address="ghcr.io",
+        auth_type=AuthType.BASIC,
+        username="u",
+        password="p",
+    )
+    run_tasks()
+    cluster.add_deployment(NS, "api", "ghcr.io/acme/api:1", waiting=FAILING)
+    cluster.add_statefulset(NS, "db", "ghcr.io/acme/db:1", waiting=FAILING)
+    cluster.add_daemonset(NS, "agent", "ghcr.io/acme/agent:1", waiting=FAILING)
+    job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "nightly", "uid": "j"}}
+    cluster.add_pod(NS, "nightly-x7k2p", "ghcr.io/acme/job:1", waiting=FAILING, owner=job)
+    # A pod whose pod-template-hash label was edited away: its ReplicaSet is read by name.
+    cluster.add_deployment(NS, "legacy", "ghcr.io/acme/legacy:1", waiting=FAILING)
+    (pod,) = cluster.pods_of("deployments", NS, "legacy")
+    del pod["metadata"]["labels"]["pod-template-hash"]
+    cluster.put_object(pod | {"kind": "Pod"})
     cluster.clear_requests()
 
-    for namespace in (None, "org-acme"):
-        list(calls.list_pods(namespace, field_selector="status.phase=Pending"))
-        replicasets = calls.list_replicasets(namespace)
-    calls.read_replicaset("org-acme", next(iter(replicasets))[1])
-    for kind, name in ((DEPLOYMENT, "api"), (STATEFUL_SET, "db"), (DAEMON_SET, "agent")):
-        calls.restart_workload(calls.read_workload(kind, "org-acme", name))
-    calls.delete_pod("org-acme", "nightly-x7k2p", pod["metadata"]["uid"])
-    api_client.close()
+    reconcile()
+    request_restart(organization, actor=owner, source=AuditSource.SETTINGS)
+    run_tasks()
 
-    made = {verb_resource_name(r.method, r.path) for r in cluster.requests}
-    assert {(v, r, g) for v, r, _, g in made} == {
-        ("list", "pods", ""),
-        ("list", "replicasets", "apps"),
-        ("get", "replicasets", "apps"),
-        ("delete", "pods", ""),
-        *(
-            (verb, plural, "apps")
-            for verb in ("get", "patch")
-            for plural in ("deployments", "statefulsets", "daemonsets")
-        ),
+    assert PullHealth.objects.get(target__organization=organization).available
+    restarted = set(WorkloadRestart.objects.values_list("workload_kind", "workload_name"))
+    assert restarted == {
+        ("Deployment", "api"),
+        ("Deployment", "legacy"),
+        ("StatefulSet", "db"),
+        ("DaemonSet", "agent"),
+        ("Pod", "nightly-x7k2p"),
     }
-    refused = sorted(str(m) for m in made if not allowed(*m))
-    assert refused == []
 
 
-def test_pull_health_is_granted_only_what_it_needs():
-    assert not allowed("update", "deployments", "api", "apps")
-    assert not allowed("delete", "deployments", "api", "apps")
-    assert not allowed("create", "pods", None)
-    assert not allowed("patch", "pods", "p")
-    assert not allowed("patch", "replicasets", "r", "apps")
+def unused_grants(policy, accesses) -> list[str]:
+    unused = []
+    for where, rule in fakerbac.all_rules(policy):
+        for resource in PULL_HEALTH & set(rule["resources"]):
+            for verb in rule["verbs"]:
+                if not any(
+                    a.verb == verb
+                    and a.resource == resource
+                    and a.group in rule["apiGroups"]
+                    and (where == "cluster" or a.namespace is not None)
+                    for a in accesses
+                ):
+                    unused.append(f"{where}: {verb} {resource}")
+    return unused
+
+
+def test_every_request_of_pull_health_is_granted_and_every_grant_is_used(
+    cluster, organization, owner, scope
+):
+    everything_pull_health_does(cluster, organization, owner)
+
+    accesses = [a for a in cluster.accesses if a.resource in PULL_HEALTH]
+    assert sorted(str(a) for a in set(accesses) if not scope(a)) == []
+    assert unused_grants(scope, accesses) == []
+
+
+def test_namespaced_scope_reads_pods_only_in_provisioned_namespaces(
+    cluster, organization, owner, settings
+):
+    settings.REGISTRY_RBAC_SCOPE = "namespaced"
+    policy = fakerbac.load(**NAMESPACED)
+    policy.provision(NS)
+    cluster.enforce_rbac(policy)
+    everything_pull_health_does(cluster, organization, owner)
+
+    assert [a for a in cluster.accesses if a.resource in PULL_HEALTH and a.namespace is None] == []
+    assert not policy(fakerbac.Access("list", "pods", None, None))
+    assert not policy(fakerbac.Access("list", "pods", "kube-system", None))
+
+
+@pytest.mark.parametrize("manifest", [{"manifest": "rbac.yaml"}, NAMESPACED])
+def test_pull_health_is_granted_only_what_it_needs(manifest):
+    policy = fakerbac.load(**manifest)
+    policy.provision(NS)
+
+    def allowed(verb, resource, group="", name="x"):
+        return policy(fakerbac.Access(verb, resource, NS, name, group))
+
+    assert allowed("patch", "deployments", "apps")
+    assert not allowed("update", "deployments", "apps")
+    assert not allowed("delete", "deployments", "apps")
+    assert not allowed("create", "pods", name=None)
+    assert not allowed("patch", "pods")
+    assert not allowed("patch", "replicasets", "apps")
+    assert not allowed("delete", "replicasets", "apps")
     # Rules name their group: the core group's pods grant nothing in apps, and back.
-    assert not allowed("list", "pods", None, "apps")
-    assert not allowed("get", "deployments", "api", "")
+    assert not allowed("list", "pods", "apps", None)
+    assert not allowed("get", "deployments", "")

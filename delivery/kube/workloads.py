@@ -1,30 +1,21 @@
-"""The cluster calls pull health makes: read pods and their owners, restart workloads.
+"""The calls pull health makes: read pods and the ReplicaSets that own them, read and restart
+Deployments, StatefulSets and DaemonSets, delete a controller-owned pod.
 
-This module must become part of the one gateway module that imports `kubernetes`
-(delivery/kube.py), next to the Secret and ServiceAccount calls: it is kept apart only until it
-is folded in there. It receives an already-built
-ApiClient for one cluster and speaks in the plain objects of pullhealth.pods, raising the
-gateway's ClusterError with short messages that never carry request or response bodies. No
-client-side retries: the worker and the reconciler are the retry.
-
-Pods are listed in pages (`limit`/`continue`) so that memory does not grow with the cluster.
+They speak in the plain objects of pullhealth.pods. Pods and ReplicaSets are listed in pages
+and parsed from raw JSON: a LIST of a whole cluster's pods would otherwise spend most of its
+time building model objects of fields never read.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
-import urllib3
 from kubernetes import client
-from kubernetes.client.exceptions import ApiException
 
-from delivery.errors import ClusterError
-
-from .pods import (
+from pullhealth.pods import (
     DAEMON_SET,
     DEPLOYMENT,
     STATEFUL_SET,
@@ -35,27 +26,18 @@ from .pods import (
     ReplicaSetState,
     WorkloadState,
 )
-from .restarts import RESTARTED_AT_ANNOTATION, restart_patch
+from pullhealth.restarts import RESTARTED_AT_ANNOTATION, restart_patch
 
-DEFAULT_PAGE_SIZE = 500
+from .calls import ClusterAPI, translated
+
 # pod-template-hash values are about ten characters: a selector of 100 stays near 1 KiB of URL.
 _HASHES_PER_SELECTOR = 100
 STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
 _RESOURCES = {DEPLOYMENT: "deployments", STATEFUL_SET: "statefulsets", DAEMON_SET: "daemonsets"}
 
 
-class PullHealthCalls:
-    def __init__(
-        self,
-        api_client: client.ApiClient,
-        *,
-        timeout: tuple[float, float] = (5.0, 30.0),
-        page_size: int = DEFAULT_PAGE_SIZE,
-    ) -> None:
-        self.core = client.CoreV1Api(api_client)
-        self.apps = client.AppsV1Api(api_client)
-        self.timeout = timeout
-        self.page_size = page_size
+class WorkloadCalls(ClusterAPI):
+    """Pods, ReplicaSets and the workloads that own them."""
 
     # Reads
 
@@ -67,25 +49,19 @@ class PullHealthCalls:
         `status.phase=Pending` as `field_selector` keeps to the pods that have not started,
         which is where failed pulls are, except a restarted container of a running pod.
         """
-        token = None
-        while True:
-            with _translated("list", "pods", namespace):
-                kwargs = {
-                    "limit": self.page_size,
-                    "_continue": token,
-                    "field_selector": field_selector,
-                    "_request_timeout": self.timeout,
-                    "_preload_content": False,
-                }
-                if namespace is None:
-                    page = _json(self.core.list_pod_for_all_namespaces(**kwargs))
-                else:
-                    page = _json(self.core.list_namespaced_pod(namespace, **kwargs))
-            for item in page.get("items") or []:
-                yield _pod_state(item)
-            token = (page.get("metadata") or {}).get("continue")
-            if not token:
-                return
+        if namespace is None:
+            pages = self._pages(
+                self.core.list_pod_for_all_namespaces, "pods", field_selector=field_selector
+            )
+        else:
+            pages = self._pages(
+                self.core.list_namespaced_pod,
+                "pods",
+                namespace=namespace,
+                field_selector=field_selector,
+            )
+        for item in pages:
+            yield _pod_state(item)
 
     def list_replicasets(
         self, namespace: str | None = None, *, template_hashes: Iterable[str] | None = None
@@ -108,34 +84,35 @@ class PullHealthCalls:
     def _list_replicasets(
         self, namespace: str | None, label_selector: str | None
     ) -> dict[tuple[str, str], ReplicaSetState]:
-        found: dict[tuple[str, str], ReplicaSetState] = {}
-        token = None
-        while True:
-            with _translated("list", "replicasets", namespace):
-                kwargs = {
-                    "limit": self.page_size,
-                    "_continue": token,
-                    "label_selector": label_selector,
-                    "_request_timeout": self.timeout,
-                    "_preload_content": False,
-                }
-                if namespace is None:
-                    page = _json(self.apps.list_replica_set_for_all_namespaces(**kwargs))
-                else:
-                    page = _json(self.apps.list_namespaced_replica_set(namespace, **kwargs))
-            for item in page.get("items") or []:
-                state = _replicaset_state(item)
-                found[(state.namespace, state.name)] = state
-            token = (page.get("metadata") or {}).get("continue")
-            if not token:
-                return found
+        if namespace is None:
+            pages = self._pages(
+                self.apps.list_replica_set_for_all_namespaces,
+                "replicasets",
+                label_selector=label_selector,
+            )
+        else:
+            pages = self._pages(
+                self.apps.list_namespaced_replica_set,
+                "replicasets",
+                namespace=namespace,
+                label_selector=label_selector,
+            )
+        states = (_replicaset_state(item) for item in pages)
+        return {(state.namespace, state.name): state for state in states}
 
-    def read_replicaset(self, namespace: str, name: str) -> ReplicaSetState | None:
-        with _translated("get", "replicasets", namespace, missing_ok=True) as missing:
-            item = self.apps.read_namespaced_replica_set(
+    def read_pod(self, namespace: str, name: str) -> PodState | None:
+        with translated("get", "pods", namespace, missing_ok=True) as missing:
+            response = self.core.read_namespaced_pod(
                 name, namespace, _request_timeout=self.timeout, _preload_content=False
             )
-        return None if missing else _replicaset_state(_json(item))
+        return None if missing else _pod_state(json.loads(response.data))
+
+    def read_replicaset(self, namespace: str, name: str) -> ReplicaSetState | None:
+        with translated("get", "replicasets", namespace, missing_ok=True) as missing:
+            response = self.apps.read_namespaced_replica_set(
+                name, namespace, _request_timeout=self.timeout, _preload_content=False
+            )
+        return None if missing else _replicaset_state(json.loads(response.data))
 
     def read_workload(self, kind: str, namespace: str, name: str) -> WorkloadState | None:
         """A Deployment, StatefulSet or DaemonSet, or None when it no longer exists."""
@@ -144,7 +121,7 @@ class PullHealthCalls:
             STATEFUL_SET: self.apps.read_namespaced_stateful_set,
             DAEMON_SET: self.apps.read_namespaced_daemon_set,
         }[kind]
-        with _translated("get", _RESOURCES[kind], namespace, missing_ok=True) as missing:
+        with translated("get", _RESOURCES[kind], namespace, missing_ok=True) as missing:
             item = read(name, namespace, _request_timeout=self.timeout)
         if missing:
             return None
@@ -177,7 +154,7 @@ class PullHealthCalls:
             STATEFUL_SET: self.apps.patch_namespaced_stateful_set,
             DAEMON_SET: self.apps.patch_namespaced_daemon_set,
         }[state.kind]
-        with _translated("patch", _RESOURCES[state.kind], state.namespace):
+        with translated("patch", _RESOURCES[state.kind], state.namespace):
             write(
                 state.name,
                 state.namespace,
@@ -190,21 +167,11 @@ class PullHealthCalls:
         """Delete the pod with this uid, so its controller creates a new one. False when it is
         already gone or was replaced by another pod of the same name (a StatefulSet's)."""
         body = client.V1DeleteOptions(preconditions=client.V1Preconditions(uid=uid))
-        with _translated("delete", "pods", namespace, missing_ok=True, conflict_ok=True) as gone:
+        with translated("delete", "pods", namespace, missing_ok=True, conflict_ok=True) as gone:
             self.core.delete_namespaced_pod(
                 name, namespace, body=body, _request_timeout=self.timeout
             )
         return not gone
-
-
-def _json(response: Any) -> dict[str, Any]:
-    """The body of a response read without the client's models: a LIST of a whole cluster's
-    pods would otherwise spend most of its time building objects of fields never read."""
-    try:
-        body = json.loads(response.data)
-    except ValueError:
-        raise ClusterError("api-error", "The cluster answered with something not JSON.") from None
-    return body if isinstance(body, dict) else {}
 
 
 def _owners(meta: dict[str, Any]) -> tuple[OwnerRef, ...]:
@@ -265,75 +232,4 @@ def _replicaset_state(item: dict[str, Any]) -> ReplicaSetState:
         name=meta["name"],
         uid=meta.get("uid", ""),
         owners=_owners(meta),
-    )
-
-
-class _Outcome:
-    """Truthy once the call inside `_translated` answered 404 (or 409 with conflict_ok)."""
-
-    def __init__(self) -> None:
-        self.value = False
-
-    def __bool__(self) -> bool:
-        return self.value
-
-
-@contextlib.contextmanager
-def _translated(
-    verb: str,
-    resource: str,
-    namespace: str | None = None,
-    *,
-    missing_ok: bool = False,
-    conflict_ok: bool = False,
-) -> Iterator[_Outcome]:
-    """Turn client and network failures into ClusterError with a message safe to store."""
-    outcome = _Outcome()
-    where = f" in namespace “{namespace}”" if namespace else ""
-    try:
-        yield outcome
-    except ApiException as error:
-        status = error.status or 0
-        if (status == 404 and missing_ok) or (status == 409 and conflict_ok):
-            outcome.value = True
-            return
-        raise _api_error(status, verb, resource, where) from None
-    except (urllib3.exceptions.HTTPError, OSError) as error:
-        if isinstance(error, urllib3.exceptions.MaxRetryError) and error.reason is not None:
-            error = error.reason
-        if isinstance(error, urllib3.exceptions.NewConnectionError | ConnectionRefusedError):
-            raise ClusterError("unreachable", "The cluster is unreachable.") from None
-        if isinstance(error, urllib3.exceptions.TimeoutError | TimeoutError):
-            raise ClusterError("timeout", "The cluster did not answer in time.") from None
-        raise ClusterError("unreachable", "The cluster is unreachable.") from None
-
-
-def _api_error(status: int, verb: str, resource: str, where: str) -> ClusterError:
-    singular = resource[:-1]
-    if status == 403:
-        return ClusterError(
-            "forbidden",
-            f"Forbidden by RBAC: the platform may not {verb} {resource}{where}.",
-            retriable=False,
-        )
-    if status == 401:
-        return ClusterError(
-            "unauthorized",
-            "The cluster did not accept the platform's credentials.",
-            retriable=False,
-        )
-    if status == 404:
-        return ClusterError("not-found", f"The {singular} to {verb} no longer exists{where}.")
-    if status == 409:
-        return ClusterError("conflict", f"The {singular}{where} changed since it was read.")
-    if status == 422:
-        return ClusterError(
-            "invalid", f"The cluster rejected the change to the {singular}{where}.", retriable=False
-        )
-    if status == 429 or status >= 500:
-        return ClusterError(
-            "server-error", f"The cluster answered with an error ({status}); it will be retried."
-        )
-    return ClusterError(
-        "api-error", f"The cluster refused to {verb} {resource}{where} ({status}).", retriable=False
     )
