@@ -154,7 +154,8 @@ class RowHealth:
     def signature(self) -> str:
         if not self.shown:
             return "0"
-        return _digest((self.summary, self.unavailable_words, self.checked, self.failures))
+        # Without the age: that changes every pass, and is refreshed on its own (`ages`).
+        return _digest((self.summary, self.unavailable_words, self.failures))
 
 
 @dataclass(frozen=True)
@@ -224,7 +225,14 @@ class OrganizationPullHealth:
 
     @property
     def signature(self) -> str:
-        return _digest((self.clusters, self.failures, self.checked))
+        """What the panel shows but its ages, which change on every pass (see `ages`)."""
+        clusters = tuple((c.cluster, c.unavailable, c.read_at is None) for c in self.clusters)
+        return _digest((clusters, self.failures))
+
+    @property
+    def ages(self) -> str:
+        """The ages shown ("checked 2 minutes ago"), which a poll refreshes by themselves."""
+        return _digest((self.checked, tuple(c.words for c in self.clusters)))
 
 
 def _digest(value) -> str:

@@ -4,7 +4,9 @@ poll, "Restart affected workloads", and the automatic-restart switch.
 The registries section renders the panel above its table and a line under each row
 (`pull_health_context`). While the organization is on a cluster, a small element of its own
 polls `pull_health_poll`, as the delivery status does: it carries what the page shows (a
-signature of the panel and of each row's line) and gets back only what changed, out of band.
+signature of the panel, of its ages, and of each row's line) and gets back only what changed,
+out of band. Each pass of the reconciler makes the ages change ("checked just now"): those
+come alone, a few hundred bytes, unless the failures changed too.
 Everything is read from what the worker and the reconciler stored; the page never waits on a
 cluster. The restart buttons only queue the restart (services.request_restart): a worker makes
 it and records it in Activity.
@@ -69,6 +71,7 @@ def _context(membership: Membership, health: OrganizationPullHealth, rows: dict)
             "url": reverse("pullhealth:poll", kwargs={"slug": slug}),
             "interval": _poll_interval() if health.configured else None,
             "sig": health.signature,
+            "ages": health.ages,
             "rows": "_".join(f"{pk}.{row.signature}" for pk, row in watched.items()),
         },
     }
@@ -78,15 +81,15 @@ def _poll_interval() -> str:
     return f"{getattr(settings, 'PULL_HEALTH_POLL_SECONDS', DEFAULT_POLL_SECONDS)}s"
 
 
-def _watched(query) -> tuple[str, dict[int, str]]:
+def _watched(query) -> tuple[str, str, dict[int, str]]:
     """The poll's query, leniently: what does not parse counts as "shown nothing"."""
-    sig = query.get("sig", "")
+    sig, ages = query.get("sig", ""), query.get("ages", "")
     rows = {}
     for item in query.get("rows", "").split("_"):
         match = _ROW_RE.match(item)
         if match and len(rows) < MAX_WATCHED:
             rows[int(match[1])] = match[2]
-    return (sig if _SIG_RE.match(sig) else ""), rows
+    return (sig if _SIG_RE.match(sig) else ""), (ages if _SIG_RE.match(ages) else ""), rows
 
 
 @require_GET
@@ -97,7 +100,7 @@ def pull_health_poll(request: HttpRequest, slug: str) -> HttpResponse:
         # An expired session: stop polling (htmx's 286) rather than swap in the login page.
         return HttpResponse('<div id="pull-health-poll" hidden></div>', status=286)
     membership = membership_or_404(request.user, slug)
-    sig, watched = _watched(request.GET)
+    sig, ages, watched = _watched(request.GET)
     health = pull_health_read(membership.organization)
     # The rows the page shows; an id of another organization's registry reads as healthy.
     rows = {pk: health.for_registry(pk) for pk in watched}
@@ -107,6 +110,9 @@ def pull_health_poll(request: HttpRequest, slug: str) -> HttpResponse:
         membership=membership,
         send_panel=sig != health.signature,
         cells=[row for pk, row in rows.items() if watched[pk] != row.signature],
+        # Only the ages changed (every pass): a few bytes instead of the panel and the rows.
+        send_ages=ages != health.ages,
+        send_row_ages=any(row.failures for row in rows.values()),
     )
     return render(request, f"{TEMPLATE}#poll-answer", context)
 

@@ -225,7 +225,7 @@ def test_a_bare_pod_is_listed_as_recreate_it_yourself(client, organization, owne
 def poll(client, organization, response, **headers):
     """The poll as the page's element would send it, with its hidden inputs."""
     context = response.context
-    params = {"sig": context["pull_poll"]["sig"], "rows": context["pull_poll"]["rows"]}
+    params = {name: context["pull_poll"][name] for name in ("sig", "ages", "rows")}
     url = reverse("pullhealth:poll", kwargs={"slug": organization.slug})
     return client.get(url, params, headers={**HX, **headers})
 
@@ -240,6 +240,23 @@ def test_the_poll_sends_nothing_while_nothing_changed(client, organization, owne
     assert 'id="pull-health-poll"' in answer.text
     assert "pull-cell-" not in answer.text
     assert "pull-health-state" not in answer.text
+
+
+def test_a_new_read_that_found_the_same_sends_only_the_ages(
+    client, organization, owner, target, ghcr
+):
+    store(target, failing("api", ghcr))
+    client.force_login(owner)
+    shown = page(client, organization)
+    store(target, failing("api", ghcr), minutes_ago=0)
+
+    answer = poll(client, organization, shown)
+
+    assert 'hx-swap-oob="innerHTML:.pull-age">checked now</span>' in answer.text
+    assert 'hx-swap-oob="innerHTML:#pull-age-eu-west">checked <time' in answer.text
+    assert "pull-cell-" not in answer.text
+    assert "pull-health-state" not in answer.text
+    assert len(answer.content) < 1_000
 
 
 def test_the_poll_brings_a_new_failure_without_a_reload(
