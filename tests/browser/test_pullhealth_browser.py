@@ -18,7 +18,7 @@ from delivery.models import DeliveryTarget, TargetStatus
 from pullhealth.causes import Cause
 from pullhealth.failures import PullFailure as ReadFailure
 from pullhealth.pods import WorkloadRef
-from pullhealth.services import pull_health_record
+from pullhealth.services import pull_health_record, pull_health_unavailable
 from tests.factories import RegistryFactory
 
 from .conftest import log_in, new_page, screenshot
@@ -230,3 +230,18 @@ def test_an_admin_turns_automatic_restarts_on(page, organization, owner, failing
     expect(auto).to_contain_text("Automatic restarts: on")
     expect(page.locator("#messages")).to_contain_text("Automatic restarts are on")
     expect(auto.get_by_role("button", name="Turn off")).to_be_visible()
+
+
+def test_a_cluster_without_the_pod_reads_says_not_permitted(page, organization, owner, cluster):
+    github = RegistryFactory(organization=organization, display_name="GitHub", address="ghcr.io")
+    target = DeliveryTarget.objects.get(organization=organization)
+    pull_health_unavailable(
+        target, error_kind="forbidden", error="pods is forbidden", read_at=timezone.now()
+    )
+    open_registries(page, owner)
+
+    expect(page.locator(f"#pull-cell-{github.pk}")).to_have_text(
+        "pull health not available: not permitted"
+    )
+    expect(page.locator("#pull-health")).to_contain_text("Pull health: not available")
+    screenshot(page, "pull-health-not-permitted", full_page=True, clip=section_box(page))
