@@ -294,7 +294,7 @@ def test_each_cluster_gets_its_own_client_rebuilt_when_its_configuration_changes
     assert kube.connect(updated) is not first
 
 
-def test_the_reconciler_makes_three_list_calls_per_cluster(two_clusters, organization):
+def test_the_reconciler_makes_four_list_calls_per_cluster(two_clusters, organization):
     main, eu_fake, _ = two_clusters
     for _ in range(3):
         extra = OrganizationFactory()
@@ -304,4 +304,5 @@ def test_the_reconciler_makes_three_list_calls_per_cluster(two_clusters, organiz
     main.clear_requests()
     eu_fake.clear_requests()
     reconcile()
-    assert (len(main.requests), len(eu_fake.requests)) == (3, 3)
+    # Namespaces, Secrets, ServiceAccounts, and pull health's pending pods.
+    assert (len(main.requests), len(eu_fake.requests)) == (4, 4)

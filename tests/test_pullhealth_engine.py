@@ -22,7 +22,7 @@ from registries.services import registry_create, registry_update
 from . import fakerbac
 from .deliveries import run_tasks
 from .factories import OrganizationFactory
-from .test_pullhealth_cluster_calls import NO_CREDENTIALS, NOT_FOUND, OTHER, REFUSED, UNKNOWN_HOST
+from .test_kube_workloads import NO_CREDENTIALS, NOT_FOUND, OTHER, REFUSED, UNKNOWN_HOST
 
 pytestmark = pytest.mark.django_db
 

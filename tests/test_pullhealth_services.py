@@ -155,3 +155,30 @@ def test_the_automatic_mode_is_off_unless_an_organization_turns_it_on():
     settings = PullHealthSettings.objects.create(organization=OrganizationFactory())
 
     assert settings.auto_restart is False
+
+
+def test_the_page_reads_an_organizations_pull_health_in_two_queries(
+    organization, target, ghcr, django_assert_num_queries
+):
+    from pullhealth.stored import pull_health_for_organization
+
+    other = Cluster.objects.create(name="us-east", connection=Cluster.Connection.IN_CLUSTER)
+    second = DeliveryTarget.objects.create(
+        organization=organization, cluster=other, namespace=organization.namespace
+    )
+    pull_health_record(target, failures=[read("api", ghcr), read("legacy", None)], read_at=T0)
+    pull_health_record(second, failures=[read("api", ghcr, pods=3)], read_at=T0 + timedelta(1))
+    pull_health_unavailable(
+        second, error_kind="forbidden", error="Forbidden by RBAC", read_at=T0 + timedelta(2)
+    )
+
+    with django_assert_num_queries(2):
+        state = pull_health_for_organization(organization)
+        clusters = [f.health.target.cluster.name for f in state.for_registry(ghcr.pk).failures]
+
+    assert sorted(clusters) == ["eu-west", "us-east"]
+    assert state.for_registry(ghcr.pk).workloads == 2  # the same Deployment on two clusters
+    assert state.for_registry(ghcr.pk).causes == [Cause.CREDENTIALS_REFUSED]
+    assert [f.workload_name for f in state.unmatched.failures] == ["legacy"]
+    assert state.read_at == T0
+    assert [h.target for h in state.not_permitted] == [second]

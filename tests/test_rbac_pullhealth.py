@@ -18,7 +18,7 @@ from registries.services import registry_create
 
 from . import fakerbac
 from .deliveries import run_tasks
-from .test_pullhealth_cluster_calls import REFUSED
+from .test_kube_workloads import REFUSED
 
 pytestmark = pytest.mark.django_db
 
