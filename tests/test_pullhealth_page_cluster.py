@@ -12,7 +12,7 @@ from registries.services import registry_create, registry_update
 
 from . import fakerbac
 from .deliveries import run_tasks
-from .test_pullhealth_cluster_calls import NOT_FOUND, REFUSED, UNKNOWN_HOST
+from .test_kube_workloads import NOT_FOUND, REFUSED, UNKNOWN_HOST
 
 pytestmark = pytest.mark.django_db
 
