@@ -421,3 +421,19 @@ def test_a_list_on_a_cluster_with_pull_health_decrypts_nothing(
 
     assert "can&#x27;t pull" in client.get(_url(organization)).text
     assert count_decryptions == []
+
+
+@pytest.mark.parametrize("rows", [1, 50, 120])
+def test_the_pull_health_poll_costs_the_same_whatever_the_rows(
+    client, organization, owner, rows, django_assert_num_queries
+):
+    _failing_everywhere(organization, _registries(organization, rows, updated_by=owner), owner)
+    client.force_login(owner)
+    poll = client.get(_url(organization)).context["pull_poll"]
+    params = {name: poll[name] for name in ("sig", "ages", "rows")}
+
+    # Session, user, membership, the targets, their pull health and their failures.
+    with django_assert_num_queries(6):
+        answer = client.get(poll["url"], params, headers={"HX-Request": "true"})
+    # Nothing changed: the poll element alone.
+    assert len(answer.content) < 1_000
