@@ -66,6 +66,9 @@ class OrganizationDelivery:
 
 def organization_delivery(organization) -> OrganizationDelivery:
     targets = list(
-        DeliveryTarget.objects.filter(organization=organization).select_related("cluster")
+        DeliveryTarget.objects.filter(organization=organization)
+        .select_related("cluster")
+        # The page names clusters; their kubeconfigs stay encrypted in the database.
+        .defer("cluster__kubeconfig")
     )
     return OrganizationDelivery(targets=targets)

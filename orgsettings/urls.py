@@ -17,6 +17,7 @@ urlpatterns = [
     path("orgs/<slug:slug>/settings/", views.settings_general, name="settings-general"),
     path("orgs/<slug:slug>/settings/registries/", include("registries.urls")),
     path("orgs/<slug:slug>/settings/registries/delivery/", include("delivery.urls")),
+    path("orgs/<slug:slug>/settings/registries/pull-health/", include("pullhealth.urls")),
     path("orgs/<slug:slug>/settings/activity/", views.settings_activity, name="settings-activity"),
     path("admin/", admin.site.urls),
 ]

@@ -29,6 +29,7 @@ from orgsettings.audit import client_ip
 from orgsettings.errors import Gone
 from orgsettings.models import AuditAction, AuditEvent, Membership
 from orgsettings.nav import settings_context
+from pullhealth.views import pull_health_context
 
 from . import advice, connection_test, listing
 from .auth_kinds import UnknownAuthKind, get_auth_kind, secret_parameters
@@ -83,11 +84,14 @@ def _list_params(request: HttpRequest) -> QueryDict:
 def _page_context(request: HttpRequest, membership: Membership, **extra) -> dict:
     rows = listing.registry_list(membership.organization, _list_params(request))
     registries = rows.registries
+    delivery = delivery_context(membership, registries)
+    targets = [line.target for line in delivery["delivery_line"].targets]
     return {
         **settings_context(request, membership, section="registries"),
         "listing": rows,
         "registries": registries,
-        **delivery_context(membership, registries),
+        **delivery,
+        **pull_health_context(membership, registries, targets=targets),
         "general_advice": advice.GENERAL_ADVICE,
         "wildcard_reason": WILDCARD_REASON,
         **extra,
@@ -129,6 +133,7 @@ def _changed_response(
         context = _page_context(request, membership, fresh_row=fresh)
         if registry is not None:
             delivery_context(membership, [registry])
+            registry.pull = context["pull_health"].for_registry(registry.pk)
             listing.attach_row_urls(organization.slug, [registry])
         context["registry"] = registry
         response = _render(request, f"{PAGE}#row-with-messages", context)

@@ -162,6 +162,8 @@ def test_existing_credentials_are_given_the_key_that_reads_them(transactional_db
     assert key_ids[lost] == ""
     assert not Registry.objects.defer("password", "token").get(pk=readable).credentials_problem
     assert Registry.objects.defer("password", "token").get(pk=lost).credentials_problem
+
+
 BEFORE_AUTH_KINDS = [("registries", "0004_credentials_fernet_and_delivery_targets")]
 AUTH_KINDS = [("registries", "0005_auth_kinds_and_expiry")]
 

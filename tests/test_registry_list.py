@@ -381,3 +381,79 @@ def test_a_row_no_key_reads_is_marked_without_decrypting_or_more_queries(
     assert "Password cannot be decrypted: the encryption key changed. Enter it again." in lost
     assert response.text.count("cannot be decrypted") == 1
     assert count_decryptions == []
+
+
+def _failing_everywhere(organization, registries, owner) -> None:
+    """The organization on a cluster whose read found a failing workload for every registry
+    and one whose image matches no registry."""
+    from pullhealth.causes import Cause
+    from pullhealth.failures import PullFailure as ReadFailure
+    from pullhealth.pods import WorkloadRef
+    from pullhealth.services import pull_health_record
+
+    from .factories import ClusterFactory, DeliveryTargetFactory
+
+    target = DeliveryTargetFactory(organization=organization, cluster=ClusterFactory(name="eu"))
+    failures = [
+        ReadFailure(
+            workload=WorkloadRef("Deployment", organization.namespace, f"app-{index}"),
+            container="app",
+            init=False,
+            image=f"{registry.address if registry else 'nowhere.example'}/app:{index}",
+            reason="ImagePullBackOff",
+            cause=Cause.CREDENTIALS_REFUSED,
+            message="unauthorized: authentication required",
+            registry=registry,
+            references_secret=True,
+            pods=("pod-1",),
+        )
+        for index, registry in enumerate([*registries, None])
+    ]
+    pull_health_record(target, failures=failures, read_at=timezone.now())
+
+
+@pytest.mark.parametrize("rows", [1, 50, 120])
+def test_pull_health_adds_a_fixed_number_of_queries(
+    client, organization, owner, rows, django_assert_num_queries
+):
+    _failing_everywhere(organization, _registries(organization, rows, updated_by=owner), owner)
+    client.force_login(owner)
+    client.get(_url(organization))
+
+    # The seven above, then the targets' pull health, their failures (with the registries'
+    # names) and the organization's pull-health settings.
+    with django_assert_num_queries(10):
+        response = client.get(_url(organization))
+    # A line under each row of the page, and the organization's list.
+    assert (
+        response.text.count('<details class="pull-details" id="pull-details-') == min(rows, 50) + 1
+    )
+    assert "no registry matches" in response.text
+    with django_assert_num_queries(9):
+        client.get(_url(organization, sort="-changed", page=2), headers={"HX-Request": "true"})
+
+
+def test_a_list_on_a_cluster_with_pull_health_decrypts_nothing(
+    client, organization, owner, count_decryptions
+):
+    _failing_everywhere(organization, _registries(organization, 3), owner)
+    client.force_login(owner)
+
+    assert "can&#x27;t pull" in client.get(_url(organization)).text
+    assert count_decryptions == []
+
+
+@pytest.mark.parametrize("rows", [1, 50, 120])
+def test_the_pull_health_poll_costs_the_same_whatever_the_rows(
+    client, organization, owner, rows, django_assert_num_queries
+):
+    _failing_everywhere(organization, _registries(organization, rows, updated_by=owner), owner)
+    client.force_login(owner)
+    poll = client.get(_url(organization)).context["pull_poll"]
+    params = {name: poll[name] for name in ("sig", "ages", "rows")}
+
+    # Session, user, membership, the targets, their pull health and their failures.
+    with django_assert_num_queries(6):
+        answer = client.get(poll["url"], params, headers={"HX-Request": "true"})
+    # Nothing changed: the poll element alone.
+    assert len(answer.content) < 1_000

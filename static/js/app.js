@@ -226,6 +226,21 @@
     }
   });
 
+  // A part of the page that a poll replaces keeps the details its reader opened: the same
+  // <details id> comes back open (the pull-health lists under the rows and in the panel).
+  document.addEventListener("htmx:oobBeforeSwap", function (event) {
+    const target = event.detail.target;
+    const fragment = event.detail.fragment;
+    if (!target || !fragment || !fragment.querySelectorAll) return;
+    const open = Array.from(target.querySelectorAll("details[id][open]")).map(function (d) {
+      return d.id;
+    });
+    if (target.matches("details[id][open]")) open.push(target.id);
+    fragment.querySelectorAll("details[id]").forEach(function (d) {
+      if (open.indexOf(d.id) !== -1) d.open = true;
+    });
+  });
+
   // An answer for a part of the page that is gone (the row someone else just deleted, the
   // table that was empty): show the current table instead.
   document.addEventListener("htmx:targetError", function () {

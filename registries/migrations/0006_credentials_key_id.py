@@ -24,7 +24,7 @@ def fill_key_ids(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("registries", "0004_credentials_fernet_and_delivery_targets"),
+        ("registries", "0005_auth_kinds_and_expiry"),
     ]
 
     operations = [
