@@ -141,7 +141,7 @@ def test_list_marks_nothing_while_the_old_key_is_a_fallback(client, owner, unrea
 
 def test_a_row_saved_again_under_the_current_key_is_no_longer_marked(client, owner, unreadable):
     registry = ContainerRegistry.objects.get(pk=unreadable.pk)
-    registry.password, registry.token = "Entered-Again-42", ""  # what an edit does
+    registry.kind.store(registry, {"password": "Entered-Again-42"})  # what an edit does
     registry.save()
     client.force_login(owner)
     response = client.get(reverse("registries:list", kwargs={"slug": "acme"}))

@@ -409,7 +409,10 @@ def _failing_everywhere(organization, registries, owner) -> None:
         )
         for index, registry in enumerate([*registries, None])
     ]
-    pull_health_record(target, failures=failures, read_at=timezone.now())
+    # Minutes old, so that its age ("checked 10 minutes ago") is the same in the page and a poll
+    # a few seconds later on a loaded machine.
+    read_at = timezone.now() - datetime.timedelta(minutes=10)
+    pull_health_record(target, failures=failures, read_at=read_at)
 
 
 @pytest.mark.parametrize("rows", [1, 50, 120])
