@@ -134,6 +134,11 @@ class RowHealth:
         return failure_summary(self.failures)
 
     @property
+    def workloads(self) -> int:
+        """Failing workloads, each counted once per cluster whatever its images."""
+        return _workloads(self.failures)
+
+    @property
     def unavailable_words(self) -> tuple[str, ...]:
         if not self.several_clusters:
             return tuple(c.words for c in self.unavailable)

@@ -65,7 +65,7 @@ def test_django_setup_and_the_web_application_do_not_load_kubernetes():
         "from orgsettings.wsgi import application;"
         "from django.test import Client;"
         "import orgsettings.urls, registries.views, delivery.admin, delivery.services, delivery.tasks;"
-        "import pullhealth.services, pullhealth.stored, pullhealth.tasks, pullhealth.models;"
+        "import pullhealth.services, pullhealth.page, pullhealth.tasks, pullhealth.models;"
         "print('kubernetes' in sys.modules, 'boto3' in sys.modules)"
     )
     result = subprocess.run(

@@ -13,9 +13,9 @@ from django_tasks_db.models import DBTaskResult
 from delivery.reconcile import reconcile
 from orgsettings.models import AuditEvent, AuditSource
 from pullhealth.models import PullFailure, PullHealth, PullHealthSettings, WorkloadRestart
+from pullhealth.page import NOT_PERMITTED, pull_health_read
 from pullhealth.restarts import RESTARTED_AT_ANNOTATION, Skip
 from pullhealth.services import request_restart
-from pullhealth.stored import pull_health_for_organization
 from registries.models import AuthType
 from registries.services import registry_create, registry_update
 
@@ -87,11 +87,11 @@ def test_each_cause_is_stored_on_the_registry_that_serves_the_image(cluster, org
         ("Deployment", "agent", "quay.io", "other"),
         ("Deployment", "legacy", None, "no_credentials"),
     }
-    state = pull_health_for_organization(organization)
+    state = pull_health_read(organization)
     assert state.for_registry(ghcr.pk).workloads == 2
-    assert [f.workload_name for f in state.unmatched.failures] == ["legacy"]
+    assert [f.name for f in state.unmatched] == ["legacy"]
     assert state.read_at is not None
-    assert state.not_permitted == []
+    assert state.unavailable == ()
 
 
 def test_the_worker_reads_pull_health_after_it_delivers(cluster, organization):
@@ -120,7 +120,10 @@ def test_a_cluster_that_does_not_grant_pull_health_says_not_permitted_and_still_
     assert report.errors == {}
     health = PullHealth.objects.get(target=target)
     assert (health.available, health.error_kind) == (False, "forbidden")
-    assert pull_health_for_organization(organization).not_permitted == [health]
+    unavailable = pull_health_read(organization).unavailable
+    assert [(c.cluster, c.unavailable) for c in unavailable] == [
+        (target.cluster.name, NOT_PERMITTED)
+    ]
 
 
 def failing_from_ghcr(cluster) -> None:

@@ -10,6 +10,7 @@ from delivery.models import Cluster, DeliveryTarget
 from pullhealth.causes import Cause
 from pullhealth.failures import PullFailure as ReadFailure
 from pullhealth.models import PullFailure, PullHealth, PullHealthSettings, WorkloadRestart
+from pullhealth.page import NOT_PERMITTED, pull_health_read
 from pullhealth.pods import WorkloadRef
 from pullhealth.restarts import Restart, change_key
 from pullhealth.services import (
@@ -160,8 +161,6 @@ def test_the_automatic_mode_is_off_unless_an_organization_turns_it_on():
 def test_the_page_reads_an_organizations_pull_health_in_two_queries(
     organization, target, ghcr, django_assert_num_queries
 ):
-    from pullhealth.stored import pull_health_for_organization
-
     other = Cluster.objects.create(name="us-east", connection=Cluster.Connection.IN_CLUSTER)
     second = DeliveryTarget.objects.create(
         organization=organization, cluster=other, namespace=organization.namespace
@@ -172,13 +171,16 @@ def test_the_page_reads_an_organizations_pull_health_in_two_queries(
         second, error_kind="forbidden", error="Forbidden by RBAC", read_at=T0 + timedelta(2)
     )
 
-    with django_assert_num_queries(2):
-        state = pull_health_for_organization(organization)
-        clusters = [f.health.target.cluster.name for f in state.for_registry(ghcr.pk).failures]
+    # The page passes the targets it read for the delivery status line.
+    targets = list(organization.delivery_targets.select_related("cluster"))
 
-    assert sorted(clusters) == ["eu-west", "us-east"]
-    assert state.for_registry(ghcr.pk).workloads == 2  # the same Deployment on two clusters
-    assert state.for_registry(ghcr.pk).causes == [Cause.CREDENTIALS_REFUSED]
-    assert [f.workload_name for f in state.unmatched.failures] == ["legacy"]
+    with django_assert_num_queries(2):
+        state = pull_health_read(organization, targets=targets)
+
+    row = state.for_registry(ghcr.pk)
+    assert sorted(f.cluster for f in row.failures) == ["eu-west", "us-east"]
+    assert row.workloads == 2  # the same Deployment on two clusters
+    assert {f.cause for f in row.failures} == {Cause.CREDENTIALS_REFUSED}
+    assert [f.name for f in state.unmatched] == ["legacy"]
     assert state.read_at == T0
-    assert [h.target for h in state.not_permitted] == [second]
+    assert [(c.cluster, c.unavailable) for c in state.unavailable] == [("us-east", NOT_PERMITTED)]
