@@ -3,6 +3,7 @@
 A cluster's kubeconfig is write-only (never rendered back). The cluster list shows each
 cluster's health from its targets; organizations show their targets and get a "Deliver now"
 action, added through orgsettings' extension point so tenancy knows nothing of delivery.
+Pending removals are listed read-only.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from orgsettings.admin import count_per_organization, extend_organization_admin
 
 from .forms import ClusterForm
-from .models import Cluster, DeliveryTarget, TargetStatus
+from .models import Cluster, DeliveryTarget, PendingRemoval, TargetStatus
 from .services import cluster_add, cluster_update, request_delivery
 
 
@@ -163,3 +164,35 @@ extend_organization_admin(
     detail=delivery_targets,
     action=deliver_now,
 )
+
+
+@admin.register(PendingRemoval)
+class PendingRemovalAdmin(admin.ModelAdmin):
+    """Secrets still to be taken out of a cluster: read-only, since only the cluster's
+    confirmation may end a removal (the worker and every reconcile pass retry it)."""
+
+    list_display = [
+        "organization_slug",
+        "cluster",
+        "namespace",
+        "attempts",
+        "retry_at",
+        "error",
+        "created_at",
+    ]
+    list_filter = ["cluster"]
+    list_select_related = ["cluster"]
+    search_fields = ["organization_slug", "namespace"]
+    ordering = ["retry_at"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("cluster__kubeconfig")
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -4,8 +4,8 @@ Two kinds of figures:
 - counted by the process that serves the request: requests, and the connection tests
   (counted in registries/connection_test). Under gunicorn, every worker process writes them to
   PROMETHEUS_MULTIPROC_DIR (gunicorn.conf.py sets it) and a scrape adds them up;
-- read from the database at scrape time (`DatabaseCollector`): delivery targets, the task
-  queue and the reconciler's last pass. Every web replica answers the same, whichever one a
+- read from the database at scrape time (`DatabaseCollector`): delivery targets, pending
+  removals, the task queue and the reconciler's last pass. Every web replica answers the same, whichever one a
   scrape reaches, and the worker and reconciler need no HTTP server of their own.
 """
 
@@ -33,7 +33,7 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from delivery.models import DeliveryTarget, TargetStatus
+from delivery.models import DeliveryTarget, PendingRemoval, TargetStatus
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +73,16 @@ def delivery_targets() -> tuple[dict[tuple[str, str], int], datetime | None]:
     if oldest is None and any(status == TargetStatus.ERROR for _, status in counts):
         oldest = timezone.now()
     return counts, oldest
+
+
+def pending_removals() -> dict[str, int]:
+    """Removals the clusters have not confirmed yet, by cluster name. One query."""
+    return {
+        row["cluster__name"]: row["count"]
+        for row in PendingRemoval.objects.order_by()
+        .values("cluster__name")
+        .annotate(count=Count("id"))
+    }
 
 
 def queue_state() -> list[tuple[str, int, float]]:
@@ -130,6 +140,16 @@ class DatabaseCollector(Collector):
         now = timezone.now()
         age.add_metric([], (now - oldest_failure).total_seconds() if oldest_failure else 0.0)
         yield age
+
+        removals = GaugeMetricFamily(
+            "orgsettings_delivery_pending_removals",
+            "Secrets still to be removed from a namespace the cluster has not confirmed, by"
+            " cluster (a deleted organization, or one moved away in the namespaced scope).",
+            labels=["cluster"],
+        )
+        for cluster, count in sorted(pending_removals().items()):
+            removals.add_metric([cluster], count)
+        yield removals
 
         depth = GaugeMetricFamily(
             "orgsettings_delivery_queue_depth",

@@ -10,11 +10,13 @@ from django.core.cache import cache
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.urls import reverse
+from django.utils import timezone
 from django_tasks import task
 from prometheus_client.parser import text_string_to_metric_families
 
-from delivery.models import DeliveryTarget, TargetStatus
+from delivery.models import DeliveryTarget, PendingRemoval, TargetStatus
 
+from .deliveries import run_tasks
 from .factories import RegistryFactory
 
 pytestmark = pytest.mark.django_db
@@ -181,3 +183,18 @@ def test_queue_depth_counts_waiting_tasks_until_a_worker_runs_them(scrape, setti
     assert value(queued, "orgsettings_delivery_queue_oldest_age_seconds", queue="default") >= 0
     call_command("run_worker", "--batch", "--no-startup-delay", "--no-reload", "--verbosity", "0")
     assert value(scrape(), "orgsettings_delivery_queue_depth", queue="default") == 0
+
+
+def test_pending_removals_are_counted_until_the_cluster_confirms_them(
+    cluster, organization, scrape
+):
+    with cluster.unreachable():
+        organization.delete()
+        run_tasks()
+    assert value(scrape(), "orgsettings_delivery_pending_removals", cluster="main") == 1
+
+    PendingRemoval.objects.update(retry_at=timezone.now())
+    call_command("reconcile_registries", stdout=io.StringIO(), stderr=io.StringIO())
+
+    assert not PendingRemoval.objects.exists()
+    assert value(scrape(), "orgsettings_delivery_pending_removals", cluster="main") is None
