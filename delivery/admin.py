@@ -14,7 +14,7 @@ from django.utils.decorators import method_decorator
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.debug import sensitive_post_parameters
 
-from orgsettings.admin import count_per_organization, extend_organization_admin
+from orgsettings.admin import ReadOnlyAdmin, count_per_organization, extend_organization_admin
 
 from .forms import ClusterForm
 from .models import Cluster, DeliveryTarget, PendingRemoval, TargetStatus
@@ -167,7 +167,7 @@ extend_organization_admin(
 
 
 @admin.register(PendingRemoval)
-class PendingRemovalAdmin(admin.ModelAdmin):
+class PendingRemovalAdmin(ReadOnlyAdmin):
     """Secrets still to be taken out of a cluster: read-only, since only the cluster's
     confirmation may end a removal (the worker and every reconcile pass retry it)."""
 
@@ -187,12 +187,3 @@ class PendingRemovalAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).defer("cluster__kubeconfig")
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

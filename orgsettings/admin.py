@@ -154,8 +154,22 @@ def _stored_membership(membership: Membership) -> Membership:
     return Membership.objects.select_related("user", "organization").get(pk=membership.pk)
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """A record operators may read but that only the platform writes: the audit trail here,
+    and the features' histories."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyAdmin):
     """The whole trail, for operators; nobody adds, changes or deletes events here."""
 
     list_display = [
@@ -195,12 +209,3 @@ class AuditEventAdmin(admin.ModelAdmin):
         return format_html_join(
             "", "<div>{}</div>", ((line,) for line in change_lines(event.changes))
         )
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

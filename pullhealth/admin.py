@@ -8,22 +8,13 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from orgsettings.admin import ReadOnlyAdmin
+
 from .models import PullHealthSettings, WorkloadRestart
 
 
-class _ReadOnly(admin.ModelAdmin):
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-
 @admin.register(PullHealthSettings)
-class PullHealthSettingsAdmin(_ReadOnly):
+class PullHealthSettingsAdmin(ReadOnlyAdmin):
     list_display = ["organization", "auto_restart"]
     list_filter = ["auto_restart"]
     list_select_related = ["organization"]
@@ -31,7 +22,7 @@ class PullHealthSettingsAdmin(_ReadOnly):
 
 
 @admin.register(WorkloadRestart)
-class WorkloadRestartAdmin(_ReadOnly):
+class WorkloadRestartAdmin(ReadOnlyAdmin):
     list_display = [
         "restarted_at",
         "organization",
