@@ -25,12 +25,10 @@ from django.utils import timezone
 from django_tasks import task
 from django_tasks_db.models import DBTaskResult
 
-from orgsettings.audit import audit_record
-
 from .auth_kinds import Login
 from .auth_kinds.ecr import AmazonECR, MintError
 from .models import ContainerRegistry
-from .services import registry_login_issue
+from .services import registry_event_record, registry_login_issue
 
 logger = logging.getLogger(__name__)
 
@@ -103,13 +101,10 @@ def _failed(registry_id: int, message: str, attempt: int, now: datetime.datetime
         # delivery; the Secret keeps the last good token.
         rows.update(kind_state=stored.kind_state)
         if first_of_streak:
-            audit_record(
-                stored.organization,
+            registry_event_record(
+                stored,
                 actor=None,
                 action=REFRESH_FAILED,
-                target_type="registry",
-                target_id=stored.pk,
-                target_label=stored.display_name,
                 changes={"refresh_error": {"old": None, "new": message}},
             )
         _enqueue(registry_id, at=now + retry_delay(attempt), attempt=attempt + 1)

@@ -145,20 +145,28 @@ def _audited_fields(registry: ContainerRegistry) -> dict:
     return values
 
 
+def registry_event_record(
+    registry: ContainerRegistry, *, actor, action: str, changes: dict, ip: str | None = None
+) -> None:
+    """Record an event about `registry` in its organization's audit trail (actor None: the
+    platform itself), in the caller's transaction."""
+    audit_record(
+        registry.organization,
+        actor=actor,
+        action=action,
+        target_type="registry",
+        target_id=registry.pk,
+        target_label=registry.display_name,
+        changes=changes,
+        ip=ip,
+    )
+
+
 def _audit(registry: ContainerRegistry, actor, ip, action: str, before, after) -> None:
     changes = field_changes(before, after)
     # A save that changed nothing (the same values submitted again) is not an event.
     if changes or action != AuditAction.REGISTRY_UPDATED:
-        audit_record(
-            registry.organization,
-            actor=actor,
-            action=action,
-            target_type="registry",
-            target_id=registry.pk,
-            target_label=registry.display_name,
-            changes=changes,
-            ip=ip,
-        )
+        registry_event_record(registry, actor=actor, action=action, changes=changes, ip=ip)
 
 
 def _store_credentials(registry: ContainerRegistry, credentials: dict) -> None:
