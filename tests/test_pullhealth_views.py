@@ -378,6 +378,25 @@ def test_owners_see_the_restart_buttons_members_do_not(
     assert "Restart affected workloads" not in response.text
 
 
+def test_each_restart_button_asks_first_and_restarts_only_its_own_workloads(
+    client, organization, owner, target, ghcr
+):
+    store(target, failing("api", ghcr), failing("web", ghcr))
+    client.force_login(owner)
+
+    text = page(client, organization).text
+
+    panel = text[text.index('id="pull-health-state"') : text.index('id="pull-result-all"')]
+    assert f'hx-post="{restart_url(organization)}"' in panel
+    assert 'hx-confirm="Restart the 2 affected workloads of Acme?"' in panel
+    assert 'hx-target="#pull-result-all"' in panel
+    row = text[text.index(f'id="pull-cell-{ghcr.pk}"') : text.index(f'id="pull-result-{ghcr.pk}"')]
+    assert f'hx-post="{restart_url(organization, ghcr)}"' in row
+    assert 'hx-confirm="Restart the 2 affected workloads?"' in row
+    assert f'hx-target="#pull-result-{ghcr.pk}"' in row
+    assert f'id="pull-restart-{ghcr.pk}"' in row
+
+
 @pytest.mark.parametrize("scope", ["registry", "organization"])
 def test_members_cannot_restart(client, organization, member, target, ghcr, scope):
     store(target, failing("api", ghcr))
