@@ -21,6 +21,12 @@ from .fakekube import Access
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 SUBJECT = ("platform", "orgsettings")  # the ServiceAccount the platform's pods run as
+# The namespaced scope's manifests, as `load(**NAMESPACED)` reads them.
+NAMESPACED = {
+    "manifest": "rbac.yaml",
+    "component": "components/namespaced-rbac",
+    "namespace_manifest": "namespace-rbac.yaml",
+}
 
 
 @dataclass(frozen=True)
@@ -73,6 +79,19 @@ def load(manifest: str = "rbac.yaml", *, component: str | None = None, namespace
             documents = [d for d in documents if not _same_object(d, patch)]
     namespace_documents = _read(DEPLOY / namespace_manifest) if namespace_manifest else []
     return Policy(documents, namespace_documents, _grants(documents))
+
+
+def enforce_scope(cluster, settings, scope: str, *, namespace: str = "org-acme") -> Policy:
+    """Put the platform in RBAC `scope` ("cluster" or "namespaced") and have the fake API
+    server enforce that scope's manifests, applied in `namespace` for the namespaced one."""
+    settings.REGISTRY_RBAC_SCOPE = scope
+    if scope == "cluster":
+        policy = load("rbac.yaml")
+    else:
+        policy = load(**NAMESPACED)
+        policy.provision(namespace)
+    cluster.enforce_rbac(policy)
+    return policy
 
 
 def all_rules(policy: Policy) -> list[tuple[str, dict]]:

@@ -23,24 +23,13 @@ pytestmark = pytest.mark.django_db
 SECRET = "org-registry-credentials"
 # What delivery reads and writes; rules for other features' resources are theirs to prove.
 DELIVERY_RESOURCES = {"secrets", "serviceaccounts", "namespaces"}
-NAMESPACED = {
-    "manifest": "rbac.yaml",
-    "component": "components/namespaced-rbac",
-    "namespace_manifest": "namespace-rbac.yaml",
-}
+NAMESPACED = fakerbac.NAMESPACED
 
 
 @pytest.fixture(params=["cluster", "namespaced"])
 def scope(request, settings, cluster):
     """The RBAC scope in force, with the fake API server enforcing its manifests."""
-    settings.REGISTRY_RBAC_SCOPE = request.param
-    if request.param == "cluster":
-        policy = fakerbac.load("rbac.yaml")
-    else:
-        policy = fakerbac.load(**NAMESPACED)
-        policy.provision("org-acme")
-    cluster.enforce_rbac(policy)
-    return policy
+    return fakerbac.enforce_scope(cluster, settings, request.param)
 
 
 def full_lifecycle(cluster, organization, policy) -> None:
@@ -158,10 +147,7 @@ def test_a_secret_of_another_name_is_not_granted():
 def test_namespaced_scope_an_unprovisioned_namespace_fails_only_its_own_target(
     cluster, organization, settings
 ):
-    settings.REGISTRY_RBAC_SCOPE = "namespaced"
-    policy = fakerbac.load(**NAMESPACED)
-    policy.provision("org-acme")
-    cluster.enforce_rbac(policy)
+    policy = fakerbac.enforce_scope(cluster, settings, "namespaced")
     cluster.add_namespace("org-beta")
     beta = OrganizationFactory(slug="beta", namespace="org-beta")
     run_tasks()

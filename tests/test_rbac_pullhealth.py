@@ -24,24 +24,13 @@ pytestmark = pytest.mark.django_db
 
 NS = "org-acme"
 PULL_HEALTH = {"pods", "replicasets", "deployments", "statefulsets", "daemonsets"}
-NAMESPACED = {
-    "manifest": "rbac.yaml",
-    "component": "components/namespaced-rbac",
-    "namespace_manifest": "namespace-rbac.yaml",
-}
+NAMESPACED = fakerbac.NAMESPACED
 FAILING = ("ErrImagePull", REFUSED)
 
 
 @pytest.fixture(params=["cluster", "namespaced"])
 def scope(request, settings, cluster):
-    settings.REGISTRY_RBAC_SCOPE = request.param
-    if request.param == "cluster":
-        policy = fakerbac.load("rbac.yaml")
-    else:
-        policy = fakerbac.load(**NAMESPACED)
-        policy.provision(NS)
-    cluster.enforce_rbac(policy)
-    return policy
+    return fakerbac.enforce_scope(cluster, settings, request.param, namespace=NS)
 
 
 def everything_pull_health_does(cluster, organization, owner) -> None:
@@ -111,10 +100,7 @@ def test_every_request_of_pull_health_is_granted_and_every_grant_is_used(
 def test_namespaced_scope_reads_pods_only_in_provisioned_namespaces(
     cluster, organization, owner, settings
 ):
-    settings.REGISTRY_RBAC_SCOPE = "namespaced"
-    policy = fakerbac.load(**NAMESPACED)
-    policy.provision(NS)
-    cluster.enforce_rbac(policy)
+    policy = fakerbac.enforce_scope(cluster, settings, "namespaced", namespace=NS)
     everything_pull_health_does(cluster, organization, owner)
 
     assert [a for a in cluster.accesses if a.resource in PULL_HEALTH and a.namespace is None] == []

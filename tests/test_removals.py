@@ -17,7 +17,7 @@ from registries.services import registry_create
 
 from . import fakerbac
 from .deliveries import run_tasks
-from .test_rbac import NAMESPACED, SECRET
+from .test_rbac import SECRET
 
 pytestmark = pytest.mark.django_db
 
@@ -25,10 +25,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def delivered(cluster, organization, settings):
     """acme's Secret delivered in the namespaced scope, its manifests enforced."""
-    settings.REGISTRY_RBAC_SCOPE = "namespaced"
-    policy = fakerbac.load(**NAMESPACED)
-    policy.provision("org-acme")
-    cluster.enforce_rbac(policy)
+    fakerbac.enforce_scope(cluster, settings, "namespaced")
     registry_create(
         organization,
         actor=None,
@@ -140,7 +137,7 @@ def test_an_unplaced_target_whose_namespace_cannot_be_read_stays_until_it_can(
 ):
     from delivery.models import Cluster
 
-    policy = fakerbac.load(**NAMESPACED)
+    policy = fakerbac.load(**fakerbac.NAMESPACED)
     policy.provision("org-acme")
     # The namespace's Role was taken away: every read there is forbidden.
     delivered.enforce_rbac(lambda access: access.namespace != "org-acme" and policy(access))
@@ -162,7 +159,7 @@ def test_a_removal_the_cluster_refuses_fails_the_pass_until_it_is_done(delivered
     from django.core.management import call_command
     from django.core.management.base import CommandError
 
-    policy = fakerbac.load(**NAMESPACED)
+    policy = fakerbac.load(**fakerbac.NAMESPACED)
     policy.provision("org-acme")
     # The namespace's Role was taken away before the organization was deleted.
     delivered.enforce_rbac(lambda access: access.namespace != "org-acme" and policy(access))
