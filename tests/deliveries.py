@@ -13,6 +13,8 @@ from delivery import kube
 from delivery.models import Cluster
 from delivery.services import cluster_add, organization_place
 from orgsettings.models import Organization
+from registries.models import AuthType, ContainerRegistry
+from registries.services import registry_create
 
 
 def run_tasks(*, max_tasks: int | None = None) -> int:
@@ -36,6 +38,29 @@ def _worker(max_tasks: int | None) -> Worker:
         worker_id="testhost:inline",
         excluded_queue_names=[],
     )
+
+
+def add_delivered_registry(
+    organization,
+    display_name: str,
+    address: str,
+    *,
+    actor=None,
+    username: str = "u",
+    password: str = "p",
+) -> ContainerRegistry:
+    """A BasicAuth registry added as the Settings page adds one, and its delivery run."""
+    registry = registry_create(
+        organization,
+        actor=actor,
+        display_name=display_name,
+        address=address,
+        auth_type=AuthType.BASIC,
+        username=username,
+        password=password,
+    )
+    run_tasks()
+    return registry
 
 
 def queued() -> list[DBTaskResult]:

@@ -19,6 +19,7 @@ from registries.forms import RegistryForm
 from registries.models import ContainerRegistry
 
 from .factories import OrganizationFactory, RegistryFactory, UserFactory
+from .test_forms import basic as form_data
 
 pytestmark = pytest.mark.django_db
 
@@ -30,16 +31,7 @@ def days(count: int) -> datetime.date:
 
 
 def basic(**overrides):
-    data = {
-        "display_name": "GitHub packages",
-        "address": "ghcr.io",
-        "auth_type": "BasicAuth",
-        "username": "octocat",
-        "password": "ghp_abc123",
-        "token": "",
-        "expires_on": "2027-03-31",
-    }
-    return {**data, **overrides}
+    return form_data(**{"expires_on": "2027-03-31", **overrides})
 
 
 def list_html(client, organization) -> str:

@@ -16,11 +16,10 @@ from pullhealth.models import PullFailure, PullHealth, PullHealthSettings, Workl
 from pullhealth.page import NOT_PERMITTED, pull_health_read
 from pullhealth.restarts import RESTARTED_AT_ANNOTATION, Skip
 from pullhealth.services import request_restart
-from registries.models import AuthType
-from registries.services import registry_create, registry_update
+from registries.services import registry_update
 
 from . import fakerbac
-from .deliveries import run_tasks
+from .deliveries import add_delivered_registry, run_tasks
 from .factories import OrganizationFactory
 from .test_kube_workloads import NO_CREDENTIALS, NOT_FOUND, OTHER, REFUSED, UNKNOWN_HOST
 
@@ -31,17 +30,7 @@ PULL_HEALTH_RESOURCES = {"pods", "replicasets", "deployments", "statefulsets", "
 
 
 def add_registry(organization, display_name: str, address: str, password: str = "p"):
-    registry = registry_create(
-        organization,
-        actor=None,
-        display_name=display_name,
-        address=address,
-        auth_type=AuthType.BASIC,
-        username="u",
-        password=password,
-    )
-    run_tasks()
-    return registry
+    return add_delivered_registry(organization, display_name, address, password=password)
 
 
 @pytest.fixture

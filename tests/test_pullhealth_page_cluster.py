@@ -7,11 +7,10 @@ import pytest
 from django.urls import reverse
 
 from delivery.reconcile import reconcile
-from registries.models import AuthType
-from registries.services import registry_create, registry_update
+from registries.services import registry_update
 
 from . import fakerbac
-from .deliveries import run_tasks
+from .deliveries import add_delivered_registry, run_tasks
 from .test_kube_workloads import NOT_FOUND, REFUSED, UNKNOWN_HOST
 
 pytestmark = pytest.mark.django_db
@@ -23,17 +22,9 @@ RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 
 @pytest.fixture
 def ghcr(cluster, organization, owner):
-    registry = registry_create(
-        organization,
-        actor=owner,
-        display_name="GitHub",
-        address="ghcr.io",
-        auth_type=AuthType.BASIC,
-        username="acme-bot",
-        password="wrong",
+    return add_delivered_registry(
+        organization, "GitHub", "ghcr.io", actor=owner, username="acme-bot", password="wrong"
     )
-    run_tasks()
-    return registry
 
 
 def annotations(cluster, name: str) -> dict:

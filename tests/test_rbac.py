@@ -11,11 +11,10 @@ import pytest
 
 from delivery.models import TargetStatus
 from delivery.reconcile import reconcile
-from registries.models import AuthType
-from registries.services import registry_create, registry_delete, registry_update
+from registries.services import registry_delete, registry_update
 
 from . import fakerbac
-from .deliveries import run_tasks
+from .deliveries import add_delivered_registry, run_tasks
 from .factories import OrganizationFactory
 
 pytestmark = pytest.mark.django_db
@@ -33,16 +32,7 @@ def scope(request, settings, cluster):
 
 
 def full_lifecycle(cluster, organization, policy) -> None:
-    registry = registry_create(
-        organization,
-        actor=None,
-        display_name="Hub",
-        address="docker.io",
-        auth_type=AuthType.BASIC,
-        username="u",
-        password="p",
-    )
-    run_tasks()
+    registry = add_delivered_registry(organization, "Hub", "docker.io")
     assert cluster.get_object("secrets", "org-acme", SECRET) is not None
     # Someone else writes the Secret between our read and our replace: re-read, retry.
     cluster.conflict_next(kind="secrets")

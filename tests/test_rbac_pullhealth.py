@@ -13,11 +13,9 @@ from delivery.reconcile import reconcile
 from orgsettings.models import AuditSource
 from pullhealth.models import PullHealth, WorkloadRestart
 from pullhealth.services import request_restart
-from registries.models import AuthType
-from registries.services import registry_create
 
 from . import fakerbac
-from .deliveries import run_tasks
+from .deliveries import add_delivered_registry, run_tasks
 from .test_kube_workloads import REFUSED
 
 pytestmark = pytest.mark.django_db
@@ -34,16 +32,7 @@ def scope(request, settings, cluster):
 
 
 def everything_pull_health_does(cluster, organization, owner) -> None:
-    registry_create(
-        organization,
-        actor=None,
-        display_name="GitHub",
-        address="ghcr.io",
-        auth_type=AuthType.BASIC,
-        username="u",
-        password="p",
-    )
-    run_tasks()
+    add_delivered_registry(organization, "GitHub", "ghcr.io")
     cluster.add_deployment(NS, "api", "ghcr.io/acme/api:1", waiting=FAILING)
     cluster.add_statefulset(NS, "db", "ghcr.io/acme/db:1", waiting=FAILING)
     cluster.add_daemonset(NS, "agent", "ghcr.io/acme/agent:1", waiting=FAILING)

@@ -12,11 +12,9 @@ from django_tasks_db.models import DBTaskResult
 from delivery.models import DeliveryTarget, PendingRemoval, TargetStatus
 from delivery.reconcile import reconcile
 from delivery.services import organization_unplace
-from registries.models import AuthType
-from registries.services import registry_create
 
 from . import fakerbac
-from .deliveries import run_tasks
+from .deliveries import add_delivered_registry, run_tasks
 from .test_rbac import SECRET
 
 pytestmark = pytest.mark.django_db
@@ -26,16 +24,7 @@ pytestmark = pytest.mark.django_db
 def delivered(cluster, organization, settings):
     """acme's Secret delivered in the namespaced scope, its manifests enforced."""
     fakerbac.enforce_scope(cluster, settings, "namespaced")
-    registry_create(
-        organization,
-        actor=None,
-        display_name="Hub",
-        address="docker.io",
-        auth_type=AuthType.BASIC,
-        username="u",
-        password="p",
-    )
-    run_tasks()
+    add_delivered_registry(organization, "Hub", "docker.io")
     assert cluster.get_object("secrets", "org-acme", SECRET) is not None
     return cluster
 
