@@ -15,12 +15,13 @@ from registries.models import ContainerRegistry
 from tests.aws import ACCESS_KEY_ID, HOST, SECRET_ACCESS_KEY
 from tests.deliveries import run_tasks
 
-from .conftest import new_page, screenshot
+from .conftest import DESKTOP, new_page, screenshot
 from .test_registries_browser import PAGE_URL, open_new_registry_dialog, open_registries
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
+PHONE = {"width": 390, "height": 844}
 
 
 def fill_ecr(form) -> None:
@@ -29,6 +30,21 @@ def fill_ecr(form) -> None:
     form.get_by_label("Amazon ECR").check()
     form.get_by_label("AWS Access Key ID").fill(ACCESS_KEY_ID)
     form.get_by_label("AWS Secret Access Key").fill(SECRET_ACCESS_KEY)
+
+
+def assert_fits(page, element) -> None:
+    box = element.bounding_box()
+    assert box["x"] >= 0
+    assert box["x"] + box["width"] <= page.viewport_size["width"]
+
+
+def assert_note_readable(page, note) -> None:
+    """The note wraps in a few lines of several words each, inside the page."""
+    box = note.bounding_box()
+    line_height = float(note.evaluate("n => parseFloat(getComputedStyle(n).lineHeight)"))
+    assert box["width"] >= 150
+    assert box["height"] <= 3 * line_height + 8  # its padding and border, for a badge
+    assert_fits(page, note)
 
 
 def test_owner_adds_an_ecr_registry_and_its_row_shows_the_token_schedule(page, owner, aws):
@@ -51,7 +67,12 @@ def test_owner_adds_an_ecr_registry_and_its_row_shows_the_token_schedule(page, o
     page.goto(PAGE_URL)
 
     expect(row).to_contain_text("token expires in 12 h; next refresh in 6 h")
+    assert_note_readable(page, row.locator(".row-note"))
     screenshot(page, "ecr-registry", copy_to=DOCS / "ecr-registry.png")
+    page.set_viewport_size(PHONE)
+    assert_note_readable(page, row.locator(".row-note"))
+    screenshot(page, "ecr-registry-phone", full_page=True)
+    page.set_viewport_size(DESKTOP)
 
     # Six hours on, AWS refuses the keys: the row says so, and how long the last token lasts.
     aws.deny_all()
@@ -62,6 +83,8 @@ def test_owner_adds_an_ecr_registry_and_its_row_shows_the_token_schedule(page, o
     page.goto(PAGE_URL)
 
     expect(row).to_contain_text("token expires in 12 h; refresh failed: access denied")
+    assert_note_readable(page, row.locator(".badge.expiry"))
+    assert_fits(page, row.locator(".row-actions"))
     screenshot(page, "ecr-refresh-failed", copy_to=DOCS / "ecr-refresh-failed.png")
 
 
