@@ -91,9 +91,7 @@ def test_every_request_of_delivery_is_granted_and_every_grant_is_used(cluster, o
 def test_namespaced_scope_makes_no_cluster_wide_request_for_secrets_or_service_accounts(
     cluster, organization, settings
 ):
-    settings.REGISTRY_RBAC_SCOPE = "namespaced"
-    policy = fakerbac.load(**NAMESPACED)
-    policy.provision("org-acme")
+    policy = fakerbac.enforce_scope(cluster, settings, "namespaced")
     cluster.clear_requests()
     full_lifecycle(cluster, organization, policy)
     wide = [
