@@ -325,6 +325,23 @@ def test_test_connection_with_refused_keys_says_why_and_contacts_no_registry(
     assert {port for _, port in connections} == {int(aws.endpoint.rsplit(":", 1)[1])}
 
 
+def test_test_connection_without_aws_blames_aws_not_the_registry(
+    organization, aws, monkeypatch, connections
+):
+    from registries import connection_test
+
+    registry = ecr_registry(organization)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+
+    report = connection_test.check_login(registry)
+
+    # The registry was never contacted: its headline must not say it is unreachable.
+    assert report.title == "No token from AWS"
+    assert report.tone == "error"
+    assert report.message.startswith("AWS gave no registry token: cannot reach AWS")
+    assert {port for _, port in connections} == {9}
+
+
 def test_the_token_is_minted_as_the_assumed_role_of_another_account(monkeypatch, tmp_path):
     """In-process moto (mock_aws) this time: the token comes from the role's account, so the
     keys were used only to assume the role."""

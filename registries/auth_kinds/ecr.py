@@ -339,6 +339,7 @@ class AmazonECR(AuthKind):
             raise LoginUnavailable(
                 f"AWS gave no registry token: {error.message}. The registry was not contacted.",
                 outcome="unreachable" if error.retriable else "unauthorized",
+                title="No token from AWS" if error.retriable else "",
             ) from None
         return Login(minted.username, minted.secret, minted.expires_at)
 
