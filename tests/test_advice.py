@@ -75,3 +75,23 @@ def test_the_long_lived_notice_is_for_the_kinds_stored_as_given(client, organiza
     notice = html.split("Use long-lived credentials.")[0].rsplit("<div", 2)
     # The notice sits in a block shown for BasicAuth and Token (positions 1 and 2), not Amazon ECR.
     assert 'class="auth-fields" data-kinds="1 2"' in "".join(notice[-2:])
+
+
+def test_adding_an_amazon_ecr_registry_says_added_without_the_password_warning(
+    client, organization, owner
+):
+    client.force_login(owner)
+    answer = client.post(
+        reverse("registries:create", kwargs={"slug": organization.slug}),
+        {
+            "display_name": "Production ECR",
+            "address": "123456789012.dkr.ecr.eu-west-1.amazonaws.com",
+            "auth_type": "ECR",
+            "aws_access_key_id": "AKIAIOSFODNN7EXAMPLE",
+            "aws_secret_access_key": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            "version": "",
+        },
+        follow=True,
+    )
+    said = [str(message) for message in answer.context["messages"]]
+    assert said == ["Added “Production ECR”."]
