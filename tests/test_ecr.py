@@ -362,3 +362,28 @@ def test_the_token_is_minted_as_the_assumed_role_of_another_account(monkeypatch,
         )
     assert minted.secret.startswith("210987654321-auth-token")
     assert minted.expires_at == NOW + TOKEN_LIFETIME
+
+
+@pytest.mark.parametrize(
+    ("key_id", "words"),
+    [
+        ("AKIA", "This key ID has 4 characters: AWS access key IDs have 20"),
+        ("akiaiosfodnn7example", "AWS access key IDs are capital letters and digits"),
+    ],
+)
+def test_a_wrong_access_key_id_is_refused_with_what_is_wrong_with_it(organization, key_id, words):
+    from registries.forms import RegistryForm
+
+    form = RegistryForm(
+        {
+            "display_name": "ECR",
+            "address": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com",
+            "auth_type": "ECR",
+            "aws_access_key_id": key_id,
+            "aws_secret_access_key": SECRET_ACCESS_KEY,
+        },
+        organization=organization,
+    )
+
+    assert not form.is_valid()
+    assert words in form.errors["aws_access_key_id"][0]
