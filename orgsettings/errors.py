@@ -9,7 +9,7 @@ otherwise answer with a redirect to the login page, and htmx would swap that pag
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render, resolve_url
 from django.utils.cache import patch_vary_headers
@@ -38,6 +38,26 @@ def request_error(request: HttpRequest, status: int, title: str, detail: str = "
         {"status": status, "title": title, "detail": detail},
         status=status,
     )
+    patch_vary_headers(response, ("HX-Request",))
+    return response
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """A body too large to read (a huge paste) or malformed: for htmx, words, and no "try again"
+    that could only fail the same way."""
+    if getattr(request, "htmx", False):
+        if isinstance(exception, RequestDataTooBig):
+            return request_error(
+                request,
+                400,
+                "Too much to send.",
+                "A value pasted into the form is far too long (a password is at most 8 KB, a token "
+                "16 KB). Nothing was saved.",
+            )
+        return request_error(
+            request, 400, "The request could not be read.", "Reload the page, then try again."
+        )
+    response = defaults.bad_request(request, exception, template_name="400.html")
     patch_vary_headers(response, ("HX-Request",))
     return response
 

@@ -22,5 +22,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
+handler400 = "orgsettings.errors.bad_request"
 handler403 = "orgsettings.errors.permission_denied"
 handler404 = "orgsettings.errors.page_not_found"

@@ -90,6 +90,9 @@ def expiry_warning(address_key: str, username: str, *, kind: AuthKind | None = N
     for other in auth_kinds():
         if other is not kind and (said := other.advice_for_others(address_key, username)):
             return said
+    if kind is not None and not kind.user_expiry:
+        # A kind that mints its own logins (Amazon ECR) types no password that could expire.
+        return ""
     host = _host(address_key)
     if ECR_HOST_RE.match(host):
         return (

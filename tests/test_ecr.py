@@ -325,6 +325,23 @@ def test_test_connection_with_refused_keys_says_why_and_contacts_no_registry(
     assert {port for _, port in connections} == {int(aws.endpoint.rsplit(":", 1)[1])}
 
 
+def test_test_connection_without_aws_blames_aws_not_the_registry(
+    organization, aws, monkeypatch, connections
+):
+    from registries import connection_test
+
+    registry = ecr_registry(organization)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+
+    report = connection_test.check_login(registry)
+
+    # The registry was never contacted: its headline must not say it is unreachable.
+    assert report.title == "No token from AWS"
+    assert report.tone == "error"
+    assert report.message.startswith("AWS gave no registry token: cannot reach AWS")
+    assert {port for _, port in connections} == {9}
+
+
 def test_the_token_is_minted_as_the_assumed_role_of_another_account(monkeypatch, tmp_path):
     """In-process moto (mock_aws) this time: the token comes from the role's account, so the
     keys were used only to assume the role."""
@@ -345,3 +362,28 @@ def test_the_token_is_minted_as_the_assumed_role_of_another_account(monkeypatch,
         )
     assert minted.secret.startswith("210987654321-auth-token")
     assert minted.expires_at == NOW + TOKEN_LIFETIME
+
+
+@pytest.mark.parametrize(
+    ("key_id", "words"),
+    [
+        ("AKIA", "This key ID has 4 characters: AWS access key IDs have 20"),
+        ("akiaiosfodnn7example", "AWS access key IDs are capital letters and digits"),
+    ],
+)
+def test_a_wrong_access_key_id_is_refused_with_what_is_wrong_with_it(organization, key_id, words):
+    from registries.forms import RegistryForm
+
+    form = RegistryForm(
+        {
+            "display_name": "ECR",
+            "address": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com",
+            "auth_type": "ECR",
+            "aws_access_key_id": key_id,
+            "aws_secret_access_key": SECRET_ACCESS_KEY,
+        },
+        organization=organization,
+    )
+
+    assert not form.is_valid()
+    assert words in form.errors["aws_access_key_id"][0]

@@ -613,3 +613,25 @@ def test_hints_show_the_punycode_an_idn_host_will_be_stored_as(client, organizat
     )
     assert "xn--bcher-kva.example" in response.text
     assert "bücher.example" in response.text
+
+
+def test_a_form_too_large_to_read_says_so_in_words_and_saves_nothing(
+    client, organization, owner, settings
+):
+    # A paste far past every field's limit never reaches the form: Django refuses the body.
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10_000
+    client.force_login(owner)
+    fields = {"display_name": "Big", "address": "big.example.com", "auth_type": "BasicAuth"}
+    fields |= {"username": "u", "password": "p" * 20_000}
+
+    answer = client.post(url("create", organization), fields, **HX)
+
+    assert answer.status_code == 400
+    html = answer.content.decode()
+    assert 'data-request-error="400"' in html
+    assert "Too much to send." in html
+    assert "Nothing was saved." in html
+    assert not ContainerRegistry.objects.exists()
+    page = client.post(url("create", organization), fields)
+    assert page.status_code == 400
+    assert "Nothing was saved." in page.content.decode()

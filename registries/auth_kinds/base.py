@@ -110,11 +110,13 @@ class LoginUnavailable(Exception):
     """A kind could not obtain a login (a refused mint). The message is shown to the user as
     is: it must never hold a secret."""
 
-    def __init__(self, message: str, *, outcome: str = "unauthorized") -> None:
+    def __init__(self, message: str, *, outcome: str = "unauthorized", title: str = "") -> None:
         super().__init__(message)
         self.message = message
         # A connection test's outcome (registries/connection_test/report.py OUTCOMES).
         self.outcome = outcome
+        # The test result's headline, when the outcome's own would blame the registry.
+        self.title = title
 
 
 def secret_field(label: str, *, max_length: int, autocomplete: str = "off") -> forms.CharField:

@@ -273,14 +273,20 @@ class AmazonECR(AuthKind):
         key_id = (data.get("aws_access_key_id") or "").strip()
         data["aws_access_key_id"] = key_id
         if "aws_access_key_id" in data and not ACCESS_KEY_ID_RE.match(key_id):
+            if not key_id:
+                said = "Enter the AWS access key ID (20 capital letters and digits, AKIA…)."
+            elif ACCESS_KEY_ID_RE.match(key_id.ljust(16, "A")):
+                said = (
+                    f"This key ID has {len(key_id)} characters: AWS access key IDs have 20, "
+                    "like AKIAIOSFODNN7EXAMPLE. Paste the whole ID."
+                )
+            else:
+                said = (
+                    "AWS access key IDs are capital letters and digits, like AKIAIOSFODNN7EXAMPLE."
+                )
             form.add_error(
                 "aws_access_key_id",
-                forms.ValidationError(
-                    "Enter the AWS access key ID (20 capital letters and digits, AKIA…)."
-                    if not key_id
-                    else "AWS access key IDs are capital letters and digits, like AKIAIOSFODNN7EXAMPLE.",
-                    code="invalid" if key_id else "required",
-                ),
+                forms.ValidationError(said, code="invalid" if key_id else "required"),
             )
         role_arn = (data.get("aws_role_arn") or "").strip()
         data["aws_role_arn"] = role_arn
@@ -339,6 +345,7 @@ class AmazonECR(AuthKind):
             raise LoginUnavailable(
                 f"AWS gave no registry token: {error.message}. The registry was not contacted.",
                 outcome="unreachable" if error.retriable else "unauthorized",
+                title="No token from AWS" if error.retriable else "",
             ) from None
         return Login(minted.username, minted.secret, minted.expires_at)
 

@@ -16,6 +16,8 @@ bounded by REGISTRY_PROBE_TIMEOUT.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
@@ -58,7 +60,8 @@ def check_login(registry) -> Report:
         login = registry.kind.login_to_test(registry, now=timezone.now())
     except LoginUnavailable as unavailable:
         TESTS.labels(unavailable.outcome).inc()
-        return report_for(ProbeResult(unavailable.outcome, unavailable.message))
+        report = report_for(ProbeResult(unavailable.outcome, unavailable.message))
+        return replace(report, title=unavailable.title) if unavailable.title else report
     result = probe_registry(
         address=registry.address,
         plain_http=registry.plain_http,

@@ -226,3 +226,19 @@ def test_phone_width_dialog_errors_fit_the_screen(browser, live_server, owner, o
     finally:
         page.context.close()
     assert not AuditEvent.objects.exists()
+
+
+def test_a_paste_too_large_to_send_says_so_and_keeps_the_form(page, owner, organization, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 50_000
+    open_registries(page, owner)
+    dialog = fill_new_registry(page)
+    dialog.get_by_label("Password").fill("p" * 60_000)
+
+    dialog.get_by_role("button", name="Add registry").click()
+
+    alert = alert_in(dialog)
+    expect(alert).to_contain_text("Too much to send.")
+    expect(alert).to_contain_text("Nothing was saved.")
+    expect(alert).not_to_contain_text("try again")
+    expect(dialog.get_by_label("Display Name")).to_have_value("GitHub packages")
+    assert not ContainerRegistry.objects.exists()

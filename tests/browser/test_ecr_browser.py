@@ -104,3 +104,28 @@ def test_without_javascript_the_ecr_fields_are_in_the_plain_form(browser, live_s
     registry = ContainerRegistry.objects.get()
     assert registry.auth_type == "ECR"
     assert registry.secret_values() == {"aws_secret_access_key": SECRET_ACCESS_KEY}
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_a_failing_first_mint_fits_its_row_at_any_width(
+    browser, live_server, owner, organization, aws, monkeypatch, width
+):
+    from tests.aws import ecr_registry
+
+    ecr_registry(organization, display_name="Production ECR")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    run_tasks()  # the first mint: AWS cannot be reached
+    page = new_page(browser, live_server, viewport={"width": width, "height": 800})
+    open_registries(page, owner)
+
+    note = page.locator("#registry-table tr.registry-row [data-expiry]")
+    expect(note).to_contain_text("no token; minting failed: cannot reach AWS")
+    widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    assert widths[0] <= widths[1], f"page is {widths[0]}px wide in a {widths[1]}px window"
+    cell, badge = (
+        page.locator("#registry-table tr.registry-row td").nth(2).bounding_box(),
+        note.bounding_box(),
+    )
+    assert badge["x"] + badge["width"] <= cell["x"] + cell["width"] + 1
+    screenshot(page, f"ecr-mint-failed-{width}")
+    page.context.close()
