@@ -29,8 +29,8 @@ logger = logging.getLogger(__name__)
 
 def pull_health_cluster_pass(cluster: Cluster, targets: Sequence[DeliveryTarget]) -> RefreshReport:
     """The reconciler's: every target of the cluster, in the RBAC scope's LIST calls (one
-    cluster-wide pods LIST and a ReplicaSets LIST, or those two per namespace in the
-    namespaced scope; refresh.py says why)."""
+    cluster-wide LIST of the pods not yet Succeeded or Failed and a ReplicaSets LIST, or those
+    two per namespace in the namespaced scope; refresh.py says which pods and why)."""
     targets = [t for t in targets if t.status != TargetStatus.REMOVING]
     report = pull_health_refresh(
         cluster, targets, namespaced=settings.REGISTRY_RBAC_SCOPE == "namespaced"

@@ -2,11 +2,15 @@
 
 The worker and the reconciler call `pull_health_refresh` (through passes.py) with the cluster's
 gateway and its targets. In the cluster RBAC scope the reads do not grow with the number of
-organizations: one paged LIST of the cluster's pending pods (`status.phase=Pending`: a container that cannot pull has never started,
-so its pod has not left Pending; a running pod whose restarted container cannot pull again is
-the one case this leaves to the next rollout), then the ReplicaSets of the failing pods, selected
-by their pod-template-hash in one LIST per hundred. A ClusterRole grants reads in every
-namespace anyway, so one cluster-wide LIST reads nothing a LIST per namespace would not.
+organizations: one paged LIST of the cluster's pods that can still wait on a pull
+(`status.phase!=Succeeded,status.phase!=Failed`), then the ReplicaSets of the failing pods,
+selected by their pod-template-hash in one LIST per hundred. Running pods are read too: a pod is
+Pending only until each of its containers has started once, so a container that restarts and
+cannot pull again (imagePullPolicy Always after a password change, or a new image set on the
+pod) waits in ImagePullBackOff while its pod stays Running. A pod that has Succeeded or Failed
+runs no container any more and pulls nothing, so the API server leaves it out of the pages.
+A ClusterRole grants reads in every namespace anyway, so one cluster-wide LIST reads nothing a
+LIST per namespace would not.
 In the namespaced scope (`namespaced=True`) the platform may read only the namespaces that were
 provisioned for it, so the same two LISTs are made per target namespace, as the reconciler
 reads Secrets there; a namespace that forbids them is "not permitted" on its own targets only.
@@ -45,7 +49,8 @@ from .services import (
 if TYPE_CHECKING:
     from delivery.kube import Cluster
 
-PENDING = "status.phase=Pending"
+# Every pod but the finished ones: Pending, Running and Unknown pods can have a waiting container.
+NOT_FINISHED = "status.phase!=Succeeded,status.phase!=Failed"
 _UPDATE_CHUNK = 5000
 
 
@@ -143,7 +148,7 @@ def _read(
         try:
             found = [
                 pod
-                for pod in calls.list_pods(namespace, field_selector=PENDING)
+                for pod in calls.list_pods(namespace, field_selector=NOT_FINISHED)
                 if pod.namespace in namespaces and pull_waits(pod)
             ]
             hashes = {

@@ -630,6 +630,9 @@ def _field_value(resource: _Resource, obj: dict[str, Any], name: str) -> str:
         return obj.get("status", {}).get("phase", "")
     if (value := _workload_field_value(resource, obj, name)) is not None:
         return value
+    if resource.plural == "pods":
+        # The pods' field label conversion answers so, before any object is read.
+        raise _bad_request(f"field label not supported: {name}")
     raise _bad_request(
         f'"{name}" is not a known field selector: only "metadata.name", "metadata.namespace"'
     )
@@ -1057,7 +1060,7 @@ Waiting = tuple[str, str]  # (reason, message) of a container's state.waiting
 
 
 def _container_status(
-    container: dict[str, Any], waiting: Waiting | None, *, started_at: str
+    container: dict[str, Any], waiting: Waiting | None, *, started_at: str, restarted: bool = False
 ) -> dict[str, Any]:
     status: dict[str, Any] = {
         "name": container["name"],
@@ -1072,13 +1075,57 @@ def _container_status(
     else:
         reason, message = waiting
         status["state"] = {"waiting": {"reason": reason, "message": message}}
+    if restarted:
+        # It ran once, exited, and its next start waits: the kubelet keeps the last run.
+        status["restartCount"] = 1
+        status["lastState"] = {
+            "terminated": {
+                "exitCode": 1,
+                "reason": "Error",
+                "startedAt": started_at,
+                "finishedAt": started_at,
+            }
+        }
     return status
 
 
+def _finished_status(spec: dict[str, Any], phase: str) -> dict[str, Any]:
+    """A pod whose containers have all terminated for good (restartPolicy Never or OnFailure):
+    Succeeded when each exited 0, Failed otherwise. Nothing of it waits or pulls any more."""
+    now = _now()
+    code, reason = (0, "Completed") if phase == "Succeeded" else (1, "Error")
+    terminated = {"exitCode": code, "reason": reason, "startedAt": now, "finishedAt": now}
+    return {
+        "phase": phase,
+        "qosClass": "BestEffort",
+        "startTime": now,
+        "hostIP": "10.0.0.10",
+        "conditions": [
+            {"type": "PodScheduled", "status": "True", "lastTransitionTime": now},
+            {"type": "Ready", "status": "False", "lastTransitionTime": now},
+        ],
+        "containerStatuses": [
+            _container_status(container, None, started_at=now)
+            | {"ready": False, "started": False, "state": {"terminated": terminated}}
+            for container in spec["containers"]
+        ],
+    }
+
+
 def _pod_status(
-    spec: dict[str, Any], waiting: Waiting | None, init_waiting: Waiting | None
+    spec: dict[str, Any],
+    waiting: Waiting | None,
+    init_waiting: Waiting | None,
+    *,
+    restarted: bool = False,
 ) -> dict[str, Any]:
-    """The status the kubelet reports for a pod whose pulls fail as given (None: they worked)."""
+    """The status the kubelet reports for a pod whose pulls fail as given (None: they worked).
+
+    A pod is Pending until each of its containers has started once. With `restarted` they
+    have: the container ran, exited, and `waiting` is its next start, whose pull fails, so the
+    pod stays Running (the init containers had completed; they do not run again)."""
+    if restarted and init_waiting is not None:
+        raise ValueError("a restarted pod's init containers have completed: no init_waiting")
     now = _now()
     init_containers = spec.get("initContainers") or []
     main_waiting = waiting
@@ -1086,7 +1133,7 @@ def _pod_status(
         # Containers do not start before the init containers have run.
         main_waiting = ("PodInitializing", "")
     status: dict[str, Any] = {
-        "phase": "Running" if main_waiting is None else "Pending",
+        "phase": "Running" if main_waiting is None or restarted else "Pending",
         "qosClass": "BestEffort",
         "startTime": now,
         "hostIP": "10.0.0.10",
@@ -1100,7 +1147,9 @@ def _pod_status(
             },
         ],
         "containerStatuses": [
-            _container_status(container, main_waiting, started_at=now)
+            _container_status(
+                container, main_waiting, started_at=now, restarted=restarted and bool(main_waiting)
+            )
             for container in spec["containers"]
         ],
     }
@@ -1268,6 +1317,7 @@ class FakeKubeServer:
         self._sorted_keys: dict[str, tuple[int, list[tuple[str, str]]]] = {}
         self._resource_version = 1000
         self._requests: list[Request] = []
+        self._listed: list[tuple[str, str, str]] = []  # (plural, namespace, name) LISTs answered
         self._fail_rules: list[_FailRule] = []
         self._fail_all: _FailRule | None = None
         self._writer: _ConcurrentWriter | None = None
@@ -1442,6 +1492,13 @@ class FakeKubeServer:
         with self._lock:
             self._requests.clear()
             self._accesses.clear()
+            self._listed.clear()
+
+    def listed(self, plural: str) -> set[tuple[str, str]]:
+        """The (namespace, name) of each `plural` object a LIST answered with since the last
+        clear_requests: what a client read, page by page."""
+        with self._lock:
+            return {(ns, name) for kind, ns, name in self._listed if kind == plural}
 
     def count(self, method: str | None = None, path_contains: str | None = None) -> int:
         return sum(
@@ -1541,9 +1598,15 @@ class FakeKubeServer:
         controller: bool = True,
         service_account: str = "default",
         labels: dict[str, str] | None = None,
+        restarted: bool = False,
+        finished: str | None = None,
     ) -> dict[str, Any]:
         """A pod as the kubelet reports it: running, or waiting with `waiting` =
         (reason, message) on its container (`init_waiting` on its init container).
+
+        `restarted=True` makes `waiting` the restart of a container that ran before: the pod
+        is Running. `finished` ("Succeeded" or "Failed") makes a pod whose containers have
+        all terminated, and ignores `waiting`.
 
         `pull_secrets=None` gives the pod its ServiceAccount's `imagePullSecrets` as they are
         now, as admission does at creation; a list gives it exactly those. `owner` is the
@@ -1558,10 +1621,16 @@ class FakeKubeServer:
         )
         template["metadata"]["labels"] = dict(labels or {})
         owner_refs = [] if owner is None else [_owner_reference(owner, controller=controller)]
+        if finished is not None and finished not in ("Succeeded", "Failed"):
+            raise ValueError(f"finished is Succeeded or Failed, not {finished!r}")
         with self._lock:
-            return copy.deepcopy(
-                self._insert_pod(namespace, name, template, owner_refs, waiting, init_waiting)
+            pod = self._insert_pod(
+                namespace, name, template, owner_refs, waiting, init_waiting, restarted=restarted
             )
+            if finished is not None:
+                pod["spec"]["restartPolicy"] = "Never"
+                pod["status"] = _finished_status(pod["spec"], finished)
+            return copy.deepcopy(pod)
 
     def add_deployment(
         self,
@@ -1575,11 +1644,12 @@ class FakeKubeServer:
         pull_secrets: list[str] | None = None,
         init_image: str | None = None,
         init_waiting: Waiting | None = None,
+        restarted: bool = False,
     ) -> dict[str, Any]:
         """A Deployment with its ReplicaSet and `replicas` pods, as the controllers leave them.
 
-        `waiting`, `init_waiting` and `pull_secrets` shape the pods as in `add_pod`; a
-        `pull_secrets` list is also written into the pod template.
+        `waiting`, `init_waiting`, `restarted` and `pull_secrets` shape the pods as in
+        `add_pod`; a `pull_secrets` list is also written into the pod template.
         """
         template = _pod_template(
             name, image, init_image=init_image, pull_secrets=pull_secrets, service_account="default"
@@ -1594,7 +1664,7 @@ class FakeKubeServer:
             spec["paused"] = True
         with self._lock:
             deployment = self._insert_workload("deployments", namespace, name, spec)
-            self._roll_out(deployment, waiting, init_waiting)
+            self._roll_out(deployment, waiting, init_waiting, restarted=restarted)
             return copy.deepcopy(self._store["deployments"][(namespace, name)])
 
     def add_statefulset(
@@ -1674,13 +1744,17 @@ class FakeKubeServer:
         waiting: Waiting | None,
         *,
         init_waiting: Waiting | None = None,
+        restarted: bool = False,
     ) -> dict[str, Any]:
-        """Report the pod's pulls as failing with `waiting` (None: its containers run)."""
+        """Report the pod's pulls as failing with `waiting` (None: its containers run);
+        `restarted` as in `add_pod`."""
         with self._lock:
             stored = self._store["pods"].get((namespace, pod))
             if stored is None:
                 raise ValueError(f"no pod {namespace}/{pod}")
-            stored["status"] = _pod_status(stored["spec"], waiting, init_waiting)
+            stored["status"] = _pod_status(
+                stored["spec"], waiting, init_waiting, restarted=restarted
+            )
             stored["metadata"]["resourceVersion"] = self._next_resource_version()
             return copy.deepcopy(stored)
 
@@ -1734,7 +1808,12 @@ class FakeKubeServer:
         return self._insert(APPS_RESOURCES[plural], obj)
 
     def _roll_out(
-        self, workload: dict[str, Any], waiting: Waiting | None, init_waiting: Waiting | None
+        self,
+        workload: dict[str, Any],
+        waiting: Waiting | None,
+        init_waiting: Waiting | None,
+        *,
+        restarted: bool = False,
     ) -> None:
         meta, spec = workload["metadata"], workload["spec"]
         namespace, name = meta["namespace"], meta["name"]
@@ -1790,7 +1869,13 @@ class FakeKubeServer:
         for index in range(count):
             pod_name = f"{prefix}-{index}" if plural == "statefulsets" else f"{prefix}-{_suffix()}"
             self._insert_pod(
-                namespace, pod_name, template, [_owner_reference(owner)], waiting, init_waiting
+                namespace,
+                pod_name,
+                template,
+                [_owner_reference(owner)],
+                waiting,
+                init_waiting,
+                restarted=restarted,
             )
         ready = 0 if waiting or init_waiting else count
         status = {"observedGeneration": meta.get("generation", 1), "replicas": count}
@@ -1808,6 +1893,8 @@ class FakeKubeServer:
         owner_refs: list[dict[str, Any]],
         waiting: Waiting | None,
         init_waiting: Waiting | None,
+        *,
+        restarted: bool = False,
     ) -> dict[str, Any]:
         if self._namespace(namespace) is None:
             raise ValueError(f"namespace {namespace!r} does not exist")
@@ -1829,7 +1916,7 @@ class FakeKubeServer:
                 "ownerReferences": owner_refs,
             },
             "spec": spec,
-            "status": _pod_status(spec, waiting, init_waiting),
+            "status": _pod_status(spec, waiting, init_waiting, restarted=restarted),
         }
         return self._insert(RESOURCES["pods"], pod)
 
@@ -2218,6 +2305,8 @@ class FakeKubeServer:
             for key, _ in selected:
                 self._remove(resource, key)
         items = []
+        if verb == "list":
+            self._listed += [(resource.plural, *key) for key, _ in selected]
         for _, obj in selected:
             # Items of a real list carry neither kind nor apiVersion.
             item = copy.deepcopy(obj)

@@ -165,6 +165,106 @@ def test_an_unsupported_pod_field_selector_is_400(core, namespace):
     assert error.value.status == 400
 
 
+NOT_FINISHED = "status.phase!=Succeeded,status.phase!=Failed"
+
+
+def test_a_restarted_container_that_cannot_pull_waits_while_its_pod_stays_running(
+    fake_kube, core, namespace
+):
+    fake_kube.add_deployment(
+        namespace, "api", waiting=("ImagePullBackOff", BACK_OFF), restarted=True
+    )
+
+    (pod,) = core.list_namespaced_pod(namespace).items
+
+    assert pod.status.phase == "Running"
+    (status,) = pod.status.container_statuses
+    assert status.ready is False
+    assert status.restart_count == 1
+    assert status.state.waiting.reason == "ImagePullBackOff"
+    assert status.last_state.terminated is not None
+
+
+def test_set_waiting_on_a_running_pod_keeps_it_running(fake_kube, core, namespace):
+    fake_kube.add_deployment(namespace, "api")
+    (pod,) = core.list_namespaced_pod(namespace).items
+
+    fake_kube.set_waiting(namespace, pod.metadata.name, ("ErrImagePull", DENIED), restarted=True)
+
+    again = core.read_namespaced_pod(pod.metadata.name, namespace)
+    assert again.status.phase == "Running"
+    assert again.status.container_statuses[0].state.waiting.message == DENIED
+
+
+def test_a_finished_pod_has_only_terminated_containers(fake_kube, core, namespace):
+    fake_kube.add_pod(namespace, "migrate", finished="Succeeded")
+    fake_kube.add_pod(namespace, "report", finished="Failed")
+
+    pods = {p.metadata.name: p for p in core.list_namespaced_pod(namespace).items}
+
+    assert pods["migrate"].status.phase == "Succeeded"
+    assert pods["report"].status.phase == "Failed"
+    assert pods["migrate"].status.container_statuses[0].state.terminated.exit_code == 0
+    assert pods["report"].status.container_statuses[0].state.terminated.exit_code == 1
+
+
+def test_not_equal_phase_selectors_joined_by_commas_all_apply(fake_kube, core, namespace):
+    fake_kube.add_namespace("team-b")
+    fake_kube.add_deployment(namespace, "api", waiting=("ErrImagePull", DENIED))
+    fake_kube.add_deployment(
+        namespace, "web", waiting=("ImagePullBackOff", BACK_OFF), restarted=True
+    )
+    fake_kube.add_deployment("team-b", "worker")
+    fake_kube.add_pod(namespace, "migrate", finished="Succeeded")
+    fake_kube.add_pod("team-b", "report", finished="Failed")
+
+    unfinished = core.list_pod_for_all_namespaces(field_selector=NOT_FINISHED)
+    not_succeeded = core.list_namespaced_pod(namespace, field_selector="status.phase!=Succeeded")
+    running_here = core.list_namespaced_pod(
+        namespace, field_selector="status.phase==Running,metadata.namespace=team-a"
+    )
+
+    assert sorted(p.status.phase for p in unfinished.items) == ["Pending", "Running", "Running"]
+    assert {p.metadata.name for p in not_succeeded.items} == {
+        p.metadata.name for p in unfinished.items if p.metadata.namespace == namespace
+    }
+    assert [p.metadata.labels["app"] for p in running_here.items] == ["web"]
+
+
+def test_a_not_equal_phase_selector_pages_like_any_other(fake_kube, core, namespace):
+    fake_kube.add_deployment(namespace, "web", replicas=3)
+    fake_kube.add_pod(namespace, "migrate", finished="Succeeded")
+
+    first = core.list_namespaced_pod(namespace, field_selector=NOT_FINISHED, limit=2)
+    rest = core.list_namespaced_pod(
+        namespace, field_selector=NOT_FINISHED, limit=2, _continue=first.metadata._continue
+    )
+
+    assert len(first.items) == 2
+    assert len(rest.items) == 1
+    assert rest.metadata._continue is None
+    assert "migrate" not in {p.metadata.name for p in first.items + rest.items}
+
+
+@pytest.mark.parametrize(
+    "selector",
+    ["status.phase!=Failed,status.containerStatuses!=x", "status.phase"],
+)
+def test_a_phase_selector_with_a_bad_term_is_400(core, namespace, selector):
+    with pytest.raises(client.ApiException) as error:
+        core.list_pod_for_all_namespaces(field_selector=selector)
+
+    assert error.value.status == 400
+    assert status_of(error)["reason"] == "BadRequest"
+
+
+def test_an_unsupported_pod_field_label_is_named_in_the_answer(core, namespace):
+    with pytest.raises(client.ApiException) as error:
+        core.list_namespaced_pod(namespace, field_selector="status.phase!=Failed,spec.image=x")
+
+    assert status_of(error)["message"] == "field label not supported: spec.image"
+
+
 # --- owners ----------------------------------------------------------------------------------
 
 

@@ -46,8 +46,9 @@ class WorkloadCalls(ClusterAPI):
     ) -> Iterator[PodState]:
         """The pods of one namespace, or of the whole cluster (namespace None), page by page.
 
-        `status.phase=Pending` as `field_selector` keeps to the pods that have not started,
-        which is where failed pulls are, except a restarted container of a running pod.
+        `field_selector` is passed to the API server as it is; pull health gives
+        `status.phase!=Succeeded,status.phase!=Failed`, the pods whose containers can still
+        wait on a pull (refresh.py says why).
         """
         if namespace is None:
             pages = self._pages(
