@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import re
 
 import pytest
@@ -229,6 +230,30 @@ def test_create_through_htmx_returns_the_new_table_and_closes_the_dialog(
     assert "GitHub packages" in response.text
     assert 'id="messages"' in response.text
     assert 'hx-swap-oob="true"' in response.text
+
+
+def test_adding_a_past_expires_on_date_saves_it_and_warns_in_the_answer(
+    client, organization, owner
+):
+    client.force_login(owner)
+    yesterday = timezone.localdate() - datetime.timedelta(days=1)
+    response = client.post(
+        url("create", organization), form_data(expires_on=yesterday.isoformat()), **HX
+    )
+    assert response["HX-Retarget"] == "#registry-table"
+    assert "This date is in the past: the row will show it as expired." in response.text
+    assert ContainerRegistry.objects.get(organization=organization).expires_on == yesterday
+
+
+def test_hints_warn_while_a_past_expires_on_date_is_typed(client, organization, owner):
+    client.force_login(owner)
+    yesterday = timezone.localdate() - datetime.timedelta(days=1)
+    typed = {"address": "ghcr.io", "auth_type": "BasicAuth", "expires_on": yesterday.isoformat()}
+    response = client.post(url("hints", organization), typed, **HX)
+    assert "This date is in the past: the row will show it as expired." in response.text
+    tomorrow = {**typed, "expires_on": (yesterday + datetime.timedelta(days=2)).isoformat()}
+    response = client.post(url("hints", organization), tomorrow, **HX)
+    assert "This date is in the past" not in response.text
 
 
 def test_invalid_create_through_htmx_rerenders_the_form_with_errors_and_saves_nothing(
