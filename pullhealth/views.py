@@ -26,7 +26,7 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from orgsettings.access import membership_or_404, require_registry_manager
+from orgsettings.access import AUTOMATIC, RESTART, membership_or_404, require_registry_manager
 from orgsettings.audit import client_ip
 from orgsettings.models import AuditSource, Membership
 from registries.models import ContainerRegistry
@@ -133,7 +133,7 @@ def _registry_or_404(membership: Membership, pk: int) -> ContainerRegistry:
 def restart_organization_view(request: HttpRequest, slug: str) -> HttpResponse:
     """Restart the workloads that cannot pull from any of the organization's registries."""
     membership = membership_or_404(request.user, slug)
-    require_registry_manager(membership)
+    require_registry_manager(membership, action=RESTART)
     return _restart(request, membership, registry=None)
 
 
@@ -142,7 +142,7 @@ def restart_organization_view(request: HttpRequest, slug: str) -> HttpResponse:
 def restart_registry_view(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     """Restart the workloads that cannot pull from one registry."""
     membership = membership_or_404(request.user, slug)
-    require_registry_manager(membership)
+    require_registry_manager(membership, action=RESTART)
     registry = _registry_or_404(membership, pk)
     return _restart(request, membership, registry=registry)
 
@@ -211,7 +211,7 @@ def _restart_message(estimate: RestartEstimate, where: str) -> str:
 def auto_restart_view(request: HttpRequest, slug: str) -> HttpResponse:
     """Turn the automatic restart of affected workloads on or off."""
     membership = membership_or_404(request.user, slug)
-    require_registry_manager(membership)
+    require_registry_manager(membership, action=AUTOMATIC)
     organization = membership.organization
     form = AutoRestartForm(request.POST)
     form.is_valid()  # a checkbox: anything but a true value is "off"

@@ -26,7 +26,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import push_url, reswap, retarget, trigger_client_event
 
 from delivery.views import delivery_context
-from orgsettings.access import membership_or_404, require_registry_manager
+from orgsettings.access import TEST, membership_or_404, require_registry_manager
 from orgsettings.audit import client_ip
 from orgsettings.errors import Gone
 from orgsettings.models import AuditAction, AuditEvent, Membership
@@ -343,7 +343,7 @@ def registry_test_form_view(request: HttpRequest, slug: str) -> HttpResponse:
     """Test what is typed in the form; with the `id` of the registry being edited, a blank
     secret means that registry's stored one."""
     membership = membership_or_404(request.user, slug)
-    require_registry_manager(membership)
+    require_registry_manager(membership, action=TEST)
     registry = _edited_registry_or_404(membership, request.POST.get("id", ""))
     editing_name = registry.display_name if registry else ""
     form = RegistryTestForm(request.POST, instance=registry, organization=membership.organization)
@@ -371,7 +371,7 @@ def registry_test_form_view(request: HttpRequest, slug: str) -> HttpResponse:
 def registry_test_stored_view(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     """Test a saved registry with its stored credentials."""
     membership = membership_or_404(request.user, slug)
-    require_registry_manager(membership)
+    require_registry_manager(membership, action=TEST)
     registry = _registry_or_404(membership, pk)
     report = connection_test.take_test_slot(request.user) or connection_test.check_login(registry)
     if request.htmx:

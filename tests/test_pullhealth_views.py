@@ -446,9 +446,14 @@ def test_members_cannot_restart(client, organization, member, target, ghcr, scop
     store(target, failing("api", ghcr))
     client.force_login(member)
 
-    response = client.post(restart_url(organization, ghcr if scope == "registry" else None))
+    response = client.post(
+        restart_url(organization, ghcr if scope == "registry" else None), headers=HX
+    )
 
     assert response.status_code == 403
+    assert "Members can view pull health but not restart workloads; ask an owner or admin." in (
+        response.text
+    )
     assert not restart_rows().exists()
 
 
@@ -529,7 +534,11 @@ def test_members_see_the_setting_but_cannot_change_it(client, organization, memb
 
     assert "Automatic restarts: <strong>off</strong>" in page(client, organization).text
     assert "Turn on" not in page(client, organization).text
-    assert client.post(automatic_url(organization), {"auto_restart": "on"}).status_code == 403
+    response = client.post(automatic_url(organization), {"auto_restart": "on"}, headers=HX)
+    assert response.status_code == 403
+    assert "Members can see whether automatic restarts are on but not turn them on" in (
+        response.text
+    )
     assert not PullHealthSettings.objects.filter(auto_restart=True).exists()
 
 
