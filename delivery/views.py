@@ -18,7 +18,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from orgsettings.access import membership_or_404, require_registry_manager
+from orgsettings.access import SYNC, membership_or_404, require_registry_manager
 from orgsettings.models import Membership
 
 from . import services
@@ -96,7 +96,7 @@ def delivery_sync(request: HttpRequest, slug: str) -> HttpResponse:
     if not request.user.is_authenticated:
         return _session_expired(request, slug)
     membership = membership_or_404(request.user, slug)
-    require_registry_manager(membership)
+    require_registry_manager(membership, action=SYNC)
     organization = membership.organization
     if organization_delivery(organization).configured:
         services.request_delivery(organization, reason="manual")

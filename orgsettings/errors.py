@@ -23,10 +23,11 @@ class Gone(Http404):
 
 
 class RoleRequired(PermissionDenied):
-    """Refused for the user's role. `lost` is what to tell someone whose open page still
-    offered the action: their role changed since it was loaded."""
+    """Refused for the user's role: the message says what the role cannot do. `lost`, when
+    not "", is what to tell someone whose role was lowered, which an open page may still not
+    show."""
 
-    def __init__(self, message: str, *, lost: str) -> None:
+    def __init__(self, message: str, *, lost: str = "") -> None:
         super().__init__(message)
         self.lost = lost
 
@@ -77,8 +78,11 @@ def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
 
 def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
     if getattr(request, "htmx", False):
-        title = exception.lost if isinstance(exception, RoleRequired) else "Not allowed."
-        return request_error(request, 403, title, str(exception))
+        if isinstance(exception, RoleRequired):
+            if exception.lost:
+                return request_error(request, 403, exception.lost, str(exception))
+            return request_error(request, 403, str(exception))
+        return request_error(request, 403, "Not allowed.", str(exception))
     response = defaults.permission_denied(request, exception)
     patch_vary_headers(response, ("HX-Request",))
     return response

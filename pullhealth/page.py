@@ -67,16 +67,89 @@ class FailureLine:
         """A pod no controller owns: deleting it would lose it, so its owner recreates it."""
         return self.kind == WorkloadKind.POD and not self.controller_owned
 
+
+# What the page says of a workload a restart leaves alone: the restart rules' reason, and what
+# to do about it where there is something to do.
+_LEFT_ALONE_WORDS = {
+    Skip.NO_REGISTRY: f"{NO_REGISTRY_MATCHES}: add the registry first",
+    Skip.IMAGE_NOT_FOUND: "image not found: a restart cannot fix it",
+    Skip.BARE_POD: "recreate it yourself",
+}
+_LEFT_ALONE_ORDER = [*_LEFT_ALONE_WORDS.values(), Skip.NOT_FIXABLE]
+
+
+@dataclass(frozen=True)
+class RestartEstimate:
+    """What a restart would do with what is stored: the workloads it restarts, and those it
+    leaves alone by reason. The worker reads the cluster again and decides for good
+    (restarts.plan_restarts); the one thing only it can see is a paused Deployment."""
+
+    restart: tuple[FailureLine, ...] = ()
+    left: tuple[tuple[str, tuple[FailureLine, ...]], ...] = ()
+
     @property
-    def left_alone(self) -> str:
-        """Why a restart leaves it alone, in the restart rules' words; "" when it may help."""
-        if self.registry_id is None:
-            return Skip.NO_REGISTRY
-        if self.cause == Cause.IMAGE_NOT_FOUND:
-            return Skip.IMAGE_NOT_FOUND
-        if self.bare_pod:
-            return Skip.BARE_POD
-        return ""
+    def count(self) -> int:
+        return len(self.restart)
+
+    @property
+    def left_count(self) -> int:
+        return sum(len(lines) for _, lines in self.left)
+
+    @property
+    def total(self) -> int:
+        return self.count + self.left_count
+
+    @property
+    def may_be_paused(self) -> bool:
+        """Whether a Deployment to restart may turn out paused, which the stored state does
+        not say: then the page's words are an estimate."""
+        return any(line.kind == WorkloadKind.DEPLOYMENT for line in self.restart)
+
+    @property
+    def left_words(self) -> str:
+        """ "recreate it yourself (1); no registry matches: add the registry first (2)"."""
+        return "; ".join(f"{why} ({len(lines)})" for why, lines in self.left)
+
+
+def restart_estimate(
+    failures: Sequence[FailureLine], *, registry_id: int | None = None
+) -> RestartEstimate:
+    """Which of the failing workloads a restart of one registry (None: every registry) restarts
+    and which it leaves alone, by the rules the worker applies (restarts.plan_restarts): one
+    line per workload. `failures` are every failure of the organization: an image not found
+    from another registry keeps a workload's new pods failing too."""
+    by_workload: dict[tuple, list[FailureLine]] = {}
+    for failure in failures:
+        by_workload.setdefault(failure.workload_key, []).append(failure)
+    restart: list[FailureLine] = []
+    left: dict[str, list[FailureLine]] = {}
+    for lines in by_workload.values():
+        chosen = [
+            f for f in lines if f.registry_id is not None and registry_id in (None, f.registry_id)
+        ]
+        if not chosen:
+            if registry_id is None:
+                left.setdefault(_LEFT_ALONE_WORDS[Skip.NO_REGISTRY], []).append(lines[0])
+            continue
+        why = _left_alone(lines, chosen)
+        if why:
+            left.setdefault(why, []).append(chosen[0])
+        else:
+            restart.append(chosen[0])
+    reasons = sorted(left, key=_LEFT_ALONE_ORDER.index)
+    return RestartEstimate(
+        restart=tuple(restart), left=tuple((why, tuple(left[why])) for why in reasons)
+    )
+
+
+def _left_alone(lines: list[FailureLine], chosen: list[FailureLine]) -> str:
+    if any(f.cause == Cause.IMAGE_NOT_FOUND for f in lines):
+        return _LEFT_ALONE_WORDS[Skip.IMAGE_NOT_FOUND]
+    if not all(f.cause in MANUAL_CAUSES for f in chosen):
+        return Skip.NOT_FIXABLE
+    if chosen[0].bare_pod:
+        return _LEFT_ALONE_WORDS[Skip.BARE_POD]
+    return ""
 
 
 @dataclass(frozen=True)
@@ -128,6 +201,8 @@ class RowHealth:
     unavailable: tuple[ClusterHealth, ...]
     checked: str
     several_clusters: bool
+    # What its restart button would do, reckoned with every failure of the organization.
+    estimate: RestartEstimate = RestartEstimate()
 
     @property
     def summary(self) -> str:
@@ -149,7 +224,7 @@ class RowHealth:
     @property
     def restartable(self) -> int:
         """Workloads a restart may help (the worker decides for good, with what it reads)."""
-        return _workloads(f for f in self.failures if not f.left_alone)
+        return self.estimate.count
 
     @property
     def shown(self) -> bool:
@@ -160,7 +235,7 @@ class RowHealth:
         if not self.shown:
             return "0"
         # Without the age: that changes every pass, and is refreshed on its own (`ages`).
-        return _digest((self.summary, self.unavailable_words, self.failures))
+        return _digest((self.summary, self.unavailable_words, self.failures, self.estimate))
 
 
 @dataclass(frozen=True)
@@ -208,8 +283,13 @@ class OrganizationPullHealth:
         return _workloads(self.failures)
 
     @property
+    def estimate(self) -> RestartEstimate:
+        """What the organization's restart button would do, every failing workload counted."""
+        return restart_estimate(self.failures)
+
+    @property
     def restartable(self) -> int:
-        return _workloads(f for f in self.failures if not f.left_alone)
+        return self.estimate.count
 
     @property
     def tone(self) -> str:
@@ -226,6 +306,7 @@ class OrganizationPullHealth:
             unavailable=self.unavailable,
             checked=self.checked,
             several_clusters=len(self.clusters) > 1,
+            estimate=restart_estimate(self.failures, registry_id=pk),
         )
 
     @property
@@ -337,17 +418,3 @@ def _line(row: PullFailure, cluster: str) -> FailureLine:
         references_secret=row.references_secret,
         pods=row.pods,
     )
-
-
-def restart_candidates(
-    health: OrganizationPullHealth, *, registry_id: int | None = None
-) -> tuple[list[FailureLine], list[FailureLine]]:
-    """The failures a restart of one registry (None: every registry) may help, and those it
-    leaves alone, from what is stored."""
-    chosen = [
-        f
-        for f in health.failures
-        if f.registry_id is not None and registry_id in (None, f.registry_id)
-    ]
-    helped = [f for f in chosen if not f.left_alone and f.cause in MANUAL_CAUSES]
-    return helped, [f for f in chosen if f not in helped]

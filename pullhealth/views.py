@@ -26,14 +26,14 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from orgsettings.access import membership_or_404, require_registry_manager
+from orgsettings.access import AUTOMATIC, RESTART, membership_or_404, require_registry_manager
 from orgsettings.audit import client_ip
 from orgsettings.models import AuditSource, Membership
 from registries.models import ContainerRegistry
 
 from . import services
 from .forms import AutoRestartForm
-from .page import FailureLine, OrganizationPullHealth, pull_health_read, restart_candidates
+from .page import FailureLine, OrganizationPullHealth, RestartEstimate, pull_health_read
 from .preferences import pull_health_settings_of, pull_health_settings_update
 
 TEMPLATE = "pullhealth/pull_health.html"
@@ -133,7 +133,7 @@ def _registry_or_404(membership: Membership, pk: int) -> ContainerRegistry:
 def restart_organization_view(request: HttpRequest, slug: str) -> HttpResponse:
     """Restart the workloads that cannot pull from any of the organization's registries."""
     membership = membership_or_404(request.user, slug)
-    require_registry_manager(membership)
+    require_registry_manager(membership, action=RESTART)
     return _restart(request, membership, registry=None)
 
 
@@ -142,7 +142,7 @@ def restart_organization_view(request: HttpRequest, slug: str) -> HttpResponse:
 def restart_registry_view(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     """Restart the workloads that cannot pull from one registry."""
     membership = membership_or_404(request.user, slug)
-    require_registry_manager(membership)
+    require_registry_manager(membership, action=RESTART)
     registry = _registry_or_404(membership, pk)
     return _restart(request, membership, registry=registry)
 
@@ -152,15 +152,18 @@ def _restart(
 ) -> HttpResponse:
     organization = membership.organization
     health = pull_health_read(organization)
-    helped, left = restart_candidates(health, registry_id=registry.pk if registry else None)
-    where = f"from “{registry.display_name}”" if registry else "from the organization's registries"
-    if not helped and not left:
+    if registry is None:
+        estimate, where = health.estimate, f"in {organization.name}"
+    else:
+        estimate = health.for_registry(registry.pk).estimate
+        where = f"from “{registry.display_name}”"
+    if not estimate.total:
         message, tone = f"No workload is failing to pull {where}: nothing to restart.", "info"
     else:
         services.request_restart(
             organization, registry=registry, actor=request.user, source=AuditSource.SETTINGS
         )
-        message, tone = _restart_message(helped, left, where), "success"
+        message, tone = _restart_message(estimate, where), "success"
     if not request.htmx:
         messages.add_message(
             request, messages.SUCCESS if tone == "success" else messages.INFO, message
@@ -171,32 +174,34 @@ def _restart(
     return response
 
 
-def _names(failures: list[FailureLine], limit: int = 4) -> str:
-    seen: dict[tuple, str] = {}
-    for failure in failures:
-        seen.setdefault(failure.workload_key, f"{failure.kind} {failure.name}")
-    names = list(seen.values())
+def _names(failures: tuple[FailureLine, ...], limit: int = 4) -> str:
+    names = [f"{failure.kind} {failure.name}" for failure in failures]
     shown = ", ".join(names[:limit])
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
-def _restart_message(helped: list[FailureLine], left: list[FailureLine], where: str) -> str:
+def _restart_message(estimate: RestartEstimate, where: str) -> str:
+    """What was asked, with the same numbers as the panel: every failing workload is either
+    restarted or left alone with the reason."""
     parts = []
-    if helped:
-        count = len({f.workload_key for f in helped})
-        noun = "workload" if count == 1 else "workloads"
+    count, total = estimate.count, estimate.total
+    if count:
+        counted = f"{count} of the {total} workloads" if estimate.left else f"{count} workload"
+        if not estimate.left and count > 1:
+            counted += "s"
         parts.append(
-            f"Restart requested for {count} {noun} that can't pull {where}: {_names(helped)}."
+            f"Restart requested for {counted} that can't pull {where}:"
+            f" {_names(estimate.restart)}."
             " The platform restarts them in a moment and records each restart in Activity."
         )
+        if estimate.may_be_paused:
+            parts.append("A Deployment it finds paused is left alone, and Activity says so.")
     else:
         parts.append(
-            f"Restart requested: the platform checks the workloads that can't pull {where} again."
+            f"Restart requested: the platform checks the {total} workload{'s' if total > 1 else ''}"
+            f" that can't pull {where} again."
         )
-    reasons: dict[str, list[FailureLine]] = {}
-    for failure in left:
-        reasons.setdefault(failure.left_alone or "a restart cannot fix it", []).append(failure)
-    for why, failures in reasons.items():
+    for why, failures in estimate.left:
         parts.append(f"Left alone ({why}): {_names(failures)}.")
     return " ".join(parts)
 
@@ -206,7 +211,7 @@ def _restart_message(helped: list[FailureLine], left: list[FailureLine], where: 
 def auto_restart_view(request: HttpRequest, slug: str) -> HttpResponse:
     """Turn the automatic restart of affected workloads on or off."""
     membership = membership_or_404(request.user, slug)
-    require_registry_manager(membership)
+    require_registry_manager(membership, action=AUTOMATIC)
     organization = membership.organization
     form = AutoRestartForm(request.POST)
     form.is_valid()  # a checkbox: anything but a true value is "off"

@@ -5,6 +5,7 @@ in the form's notice."""
 
 from __future__ import annotations
 
+import datetime
 import re
 from dataclasses import dataclass
 
@@ -104,4 +105,15 @@ def expiry_warning(address_key: str, username: str, *, kind: AuthKind | None = N
             "oauth2accesstoken logins use a Google access token that expires after about an hour. "
             "Use _json_key with a service account key instead."
         )
+    return ""
+
+
+PAST_EXPIRY_WARNING = "This date is in the past: the row will show it as expired."
+
+
+def past_expiry_warning(expires_on: datetime.date | None, *, today: datetime.date) -> str:
+    """An "Expires on" date already gone is kept (an expired credential may be recorded on
+    purpose), but said before the row says it."""
+    if expires_on is not None and expires_on < today:
+        return PAST_EXPIRY_WARNING
     return ""

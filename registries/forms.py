@@ -16,10 +16,11 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.utils import timezone
 
 from orgsettings.names import normalize_name
 
-from .advice import expiry_warning
+from .advice import expiry_warning, past_expiry_warning
 from .auth_kinds import AuthKind, UnknownAuthKind, auth_kind_choices, auth_kinds, get_auth_kind
 from .auth_kinds.basic import GCP_JSON_KEY_USERNAME
 from .encryption import UNREADABLE_MESSAGE
@@ -304,6 +305,20 @@ class RegistryForm(forms.ModelForm):
             self.cleaned_data.get("username", ""),
             kind=self.chosen_kind,
         )
+
+    @property
+    def past_expiry_warning(self) -> str:
+        """Said on saving an "Expires on" date already gone; a stored one kept as it was is
+        not said again (the row shows it)."""
+        if not self.is_bound or not hasattr(self, "cleaned_data"):
+            return ""
+        kind = self.chosen_kind
+        expires_on = self.cleaned_data.get("expires_on")
+        if kind is None or not kind.user_expiry:
+            return ""
+        if self.instance.pk and expires_on == self.instance.expires_on:
+            return ""
+        return past_expiry_warning(expires_on, today=timezone.localdate())
 
     def registry_fields(self) -> dict[str, Any]:
         """The validated values for registry_create/registry_update; None secrets mean keep.

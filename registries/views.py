@@ -7,6 +7,7 @@ row it changed (the whole table only when it turns empty or stops being empty).
 
 from __future__ import annotations
 
+import datetime
 from urllib.parse import urlsplit
 
 from django.contrib import messages
@@ -17,6 +18,7 @@ from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
@@ -24,7 +26,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import push_url, reswap, retarget, trigger_client_event
 
 from delivery.views import delivery_context
-from orgsettings.access import membership_or_404, require_registry_manager
+from orgsettings.access import TEST, membership_or_404, require_registry_manager
 from orgsettings.audit import client_ip
 from orgsettings.errors import Gone
 from orgsettings.models import AuditAction, AuditEvent, Membership
@@ -245,12 +247,22 @@ def registry_hints(request: HttpRequest, slug: str) -> HttpResponse:
     membership = membership_or_404(request.user, slug)
     require_registry_manager(membership)
     post = request.POST
-    context = {
-        "hints": _hints(
-            post.get("address", ""), post.get("username", ""), post.get("auth_type", "")
-        )
-    }
+    hints = _hints(post.get("address", ""), post.get("username", ""), post.get("auth_type", ""))
+    hints["past_expiry"] = _past_expiry(post.get("expires_on", ""), post.get("auth_type", ""))
+    context = {"hints": hints}
     return _render(request, f"{PAGE}#hints", context)
+
+
+def _past_expiry(raw_date: str, auth_type: str) -> str:
+    """The warning for a typed "Expires on" date already gone, while the chosen kind has one."""
+    try:
+        expires_on = datetime.date.fromisoformat(raw_date.strip())
+        kind = get_auth_kind(auth_type)
+    except (ValueError, UnknownAuthKind):
+        return ""
+    if not kind.user_expiry:
+        return ""
+    return advice.past_expiry_warning(expires_on, today=timezone.localdate())
 
 
 def _hints(raw_address: str, username: str, auth_type: str = "") -> dict:
@@ -310,6 +322,8 @@ def _saved_message(registry: ContainerRegistry, verb: str, form: RegistryForm) -
         parts.append(form.normalized_address.saved_note)
     if form.expiry_warning:
         parts.append(form.expiry_warning)
+    if form.past_expiry_warning:
+        parts.append(form.past_expiry_warning)
     return " ".join(parts)
 
 
@@ -329,7 +343,7 @@ def registry_test_form_view(request: HttpRequest, slug: str) -> HttpResponse:
     """Test what is typed in the form; with the `id` of the registry being edited, a blank
     secret means that registry's stored one."""
     membership = membership_or_404(request.user, slug)
-    require_registry_manager(membership)
+    require_registry_manager(membership, action=TEST)
     registry = _edited_registry_or_404(membership, request.POST.get("id", ""))
     editing_name = registry.display_name if registry else ""
     form = RegistryTestForm(request.POST, instance=registry, organization=membership.organization)
@@ -357,7 +371,7 @@ def registry_test_form_view(request: HttpRequest, slug: str) -> HttpResponse:
 def registry_test_stored_view(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     """Test a saved registry with its stored credentials."""
     membership = membership_or_404(request.user, slug)
-    require_registry_manager(membership)
+    require_registry_manager(membership, action=TEST)
     registry = _registry_or_404(membership, pk)
     report = connection_test.take_test_slot(request.user) or connection_test.check_login(registry)
     if request.htmx:

@@ -224,7 +224,9 @@ def test_sync_now_answers_the_rows_shown_failing_that_settled_meanwhile(
 def test_member_cannot_sync_now(client, organization, member, eu_west):
     target = DeliveryTargetFactory(organization=organization, cluster=eu_west)
     client.force_login(member)
-    assert client.post(sync_url(organization)).status_code == 403
+    response = client.post(sync_url(organization), **HX)
+    assert response.status_code == 403
+    assert "Members can view the delivery status but not sync the Secret" in response.text
     target.refresh_from_db()
     assert target.status == TargetStatus.SYNCED
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import datetime
+
 import pytest
+from django.utils import timezone
 
 from registries.forms import RegistryForm, RegistryTestForm
 from registries.models import AuthType
@@ -232,6 +235,34 @@ def test_oauth2accesstoken_username_gets_an_expiry_warning(organization):
     )
     assert form.is_valid()
     assert "expires after about an hour" in form.expiry_warning
+
+
+def test_a_past_expires_on_date_is_accepted_with_a_warning(organization):
+    yesterday = timezone.localdate() - datetime.timedelta(days=1)
+    form = RegistryForm(basic(expires_on=yesterday.isoformat()), organization=organization)
+    assert form.is_valid(), form.errors
+    assert form.registry_fields()["expires_on"] == yesterday
+    assert form.past_expiry_warning == "This date is in the past: the row will show it as expired."
+
+
+def test_a_stored_past_date_kept_on_edit_is_not_warned_again(organization):
+    yesterday = timezone.localdate() - datetime.timedelta(days=1)
+    registry = RegistryFactory(organization=organization, address="ghcr.io", expires_on=yesterday)
+    form = RegistryForm(
+        basic(password="", expires_on=yesterday.isoformat()),
+        instance=registry,
+        organization=organization,
+    )
+    assert form.is_valid(), form.errors
+    assert form.past_expiry_warning == ""
+
+
+def test_today_or_a_future_date_gets_no_past_date_warning(organization):
+    form = RegistryForm(
+        basic(expires_on=timezone.localdate().isoformat()), organization=organization
+    )
+    assert form.is_valid(), form.errors
+    assert form.past_expiry_warning == ""
 
 
 def test_password_typed_into_the_address_is_not_shown_again(organization):

@@ -60,7 +60,7 @@ def test_the_page_shows_what_the_cluster_says_and_its_restart_patches_the_worklo
     run_tasks()
     url = reverse("pullhealth:restart-registry", kwargs={"slug": "acme", "pk": ghcr.pk})
     answer = client.post(url, headers=HX)
-    assert "Restart requested for 1 workload" in answer.text
+    assert "Restart requested for 1 of the 2 workloads" in answer.text
     assert "Left alone (image not found: a restart cannot fix it): Deployment web." in answer.text
     run_tasks()
 

@@ -336,7 +336,7 @@ def test_the_organizations_restart_covers_every_registry(
 
     response = client.post(restart_url(organization), headers=HX)
 
-    assert "Restart requested for 2 workloads" in response.text
+    assert "Restart requested for 2 of the 3 workloads" in response.text
     assert "Left alone (recreate it yourself): Pod pod." in response.text
     (row,) = restart_rows()
     assert row.args_kwargs["kwargs"]["registry_id"] is None
@@ -397,14 +397,63 @@ def test_each_restart_button_asks_first_and_restarts_only_its_own_workloads(
     assert f'id="pull-restart-{ghcr.pk}"' in row
 
 
+def test_the_organizations_restart_accounts_for_every_workload_the_panel_counts(
+    client, organization, owner, target, ghcr
+):
+    store(
+        target,
+        failing("api", ghcr),
+        failing("web", ghcr, Cause.IMAGE_NOT_FOUND),
+        failing("legacy", None),
+    )
+    client.force_login(owner)
+    text = page(client, organization).text
+    panel = text[text.index('id="pull-health-state"') : text.index('id="pull-result-all"')]
+    assert "Pull health: 3 workloads can't pull" in panel
+    assert (
+        'hx-confirm="Restart 1 of the 3 affected workloads of Acme? Left alone: no registry'
+        ' matches: add the registry first (1); image not found: a restart cannot fix it (1)."'
+        in panel
+    )
+    DBTaskResult.objects.all().delete()
+
+    answer = client.post(restart_url(organization), headers=HX).text
+
+    assert "Restart requested for 1 of the 3 workloads that can&#x27;t pull in Acme" in answer
+    assert "Left alone (image not found: a restart cannot fix it): Deployment web." in answer
+    assert "Left alone (no registry matches: add the registry first): Deployment legacy." in answer
+    assert "A Deployment it finds paused is left alone" in answer
+    assert restart_rows().count() == 1
+
+
+def test_a_workload_with_an_image_not_found_elsewhere_is_not_counted_as_restarted(
+    client, organization, owner, target, ghcr, quay
+):
+    # Its new pods would fail on the missing image too: the worker leaves it alone.
+    store(target, failing("api", ghcr), failing("api", quay, Cause.IMAGE_NOT_FOUND))
+    client.force_login(owner)
+
+    text = page(client, organization).text
+
+    assert "Restart affected workloads" not in text
+    answer = client.post(restart_url(organization, ghcr), headers=HX).text
+    assert "Left alone (image not found: a restart cannot fix it): Deployment api." in answer
+    assert "Restart requested for" not in answer
+
+
 @pytest.mark.parametrize("scope", ["registry", "organization"])
 def test_members_cannot_restart(client, organization, member, target, ghcr, scope):
     store(target, failing("api", ghcr))
     client.force_login(member)
 
-    response = client.post(restart_url(organization, ghcr if scope == "registry" else None))
+    response = client.post(
+        restart_url(organization, ghcr if scope == "registry" else None), headers=HX
+    )
 
     assert response.status_code == 403
+    assert "Members can view pull health but not restart workloads; ask an owner or admin." in (
+        response.text
+    )
     assert not restart_rows().exists()
 
 
@@ -485,7 +534,11 @@ def test_members_see_the_setting_but_cannot_change_it(client, organization, memb
 
     assert "Automatic restarts: <strong>off</strong>" in page(client, organization).text
     assert "Turn on" not in page(client, organization).text
-    assert client.post(automatic_url(organization), {"auto_restart": "on"}).status_code == 403
+    response = client.post(automatic_url(organization), {"auto_restart": "on"}, headers=HX)
+    assert response.status_code == 403
+    assert "Members can see whether automatic restarts are on but not turn them on" in (
+        response.text
+    )
     assert not PullHealthSettings.objects.filter(auto_restart=True).exists()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import re
 
 import pytest
@@ -9,7 +10,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from orgsettings.models import AuditEvent
+from orgsettings.models import AuditEvent, Role
+from orgsettings.services import membership_set
 from registries.auth_kinds import Login
 from registries.models import AuthType, ContainerRegistry
 from registries.services import registry_delete, registry_update
@@ -231,6 +233,30 @@ def test_create_through_htmx_returns_the_new_table_and_closes_the_dialog(
     assert 'hx-swap-oob="true"' in response.text
 
 
+def test_adding_a_past_expires_on_date_saves_it_and_warns_in_the_answer(
+    client, organization, owner
+):
+    client.force_login(owner)
+    yesterday = timezone.localdate() - datetime.timedelta(days=1)
+    response = client.post(
+        url("create", organization), form_data(expires_on=yesterday.isoformat()), **HX
+    )
+    assert response["HX-Retarget"] == "#registry-table"
+    assert "This date is in the past: the row will show it as expired." in response.text
+    assert ContainerRegistry.objects.get(organization=organization).expires_on == yesterday
+
+
+def test_hints_warn_while_a_past_expires_on_date_is_typed(client, organization, owner):
+    client.force_login(owner)
+    yesterday = timezone.localdate() - datetime.timedelta(days=1)
+    typed = {"address": "ghcr.io", "auth_type": "BasicAuth", "expires_on": yesterday.isoformat()}
+    response = client.post(url("hints", organization), typed, **HX)
+    assert "This date is in the past: the row will show it as expired." in response.text
+    tomorrow = {**typed, "expires_on": (yesterday + datetime.timedelta(days=2)).isoformat()}
+    response = client.post(url("hints", organization), tomorrow, **HX)
+    assert "This date is in the past" not in response.text
+
+
 def test_invalid_create_through_htmx_rerenders_the_form_with_errors_and_saves_nothing(
     client, organization, owner
 ):
@@ -420,7 +446,9 @@ def test_member_is_told_why_a_change_is_refused(client, organization, member):
     client.force_login(member)
     response = client.get(url("create", organization))
     assert response.status_code == 403
-    assert "Only the organization&#x27;s owners and admins can change registries." in response.text
+    assert (
+        "Members can view registries but not change them; ask an owner or admin." in response.text
+    )
 
 
 def test_outsider_sees_the_same_not_found_page_as_for_a_missing_organization(
@@ -561,13 +589,37 @@ def test_htmx_request_with_an_expired_session_gets_401_words_not_the_login_page(
     assert "<html" not in response.text
 
 
-def test_htmx_request_after_losing_the_role_gets_403_words(client, organization, member):
+def test_htmx_request_of_a_member_gets_403_words_naming_what_the_role_cannot_do(
+    client, organization, member
+):
     client.force_login(member)
     response = client.post(url("create", organization), form_data(), **HX)
     assert response.status_code == 403
-    assert "You can no longer change registries." in response.text
+    assert (
+        "Members can view registries but not change them; ask an owner or admin." in response.text
+    )
+    assert "no longer" not in response.text
     assert "<html" not in response.text
     assert not ContainerRegistry.objects.exists()
+
+
+def test_htmx_request_after_the_role_was_lowered_says_so(client, organization, owner, org_admin):
+    membership_set(organization, user=org_admin, role=Role.MEMBER, actor=owner)
+    client.force_login(org_admin)
+    response = client.post(url("create", organization), form_data(), **HX)
+    assert response.status_code == 403
+    assert "Your role was changed to Member now: you can no longer change registries." in (
+        response.text
+    )
+    assert "Members can view registries but not change them" in response.text
+
+
+def test_a_member_testing_a_connection_is_told_members_cannot_test(client, organization, member):
+    registry = RegistryFactory(organization=organization)
+    client.force_login(member)
+    response = client.post(url("test-stored", organization, registry), **HX)
+    assert response.status_code == 403
+    assert "Members can view registries but not test their connections" in response.text
 
 
 def test_saving_a_deleted_registry_says_who_deleted_it_and_when(

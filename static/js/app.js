@@ -355,7 +355,7 @@
     }
     const ours = status === 400 || status === 403 || status === 404 ? serverWords(responseText) : null;
     if (ours) return ours;
-    if (status === 403) return { title: "You can no longer change registries.", detail: "Reload the page to see what your role allows." };
+    if (status === 403) return { title: "Your role does not allow this.", detail: "Reload the page to see what your role allows." };
     if (status === 404) return { title: "This registry no longer exists.", detail: "Someone deleted it: reload the page to see the current list." };
     return { title: "Could not " + verb + ", try again.", detail: "The server answered with an error (" + status + ")." };
   }

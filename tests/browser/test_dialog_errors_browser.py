@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from orgsettings.models import AuditEvent, Membership, Role
+from orgsettings.models import AuditEvent, Role
+from orgsettings.services import membership_set
 from registries.models import ContainerRegistry
 from registries.services import registry_delete
 from tests.factories import RegistryFactory
@@ -105,11 +106,12 @@ def test_saving_after_losing_the_admin_role_says_so_and_keeps_the_form(
     open_registries(page, org_admin)
     dialog = open_edit(page, "Harbor")
     dialog.get_by_label("Display Name").fill("Harbor EU")
-    Membership.objects.filter(user=org_admin).update(role=Role.MEMBER)
+    membership_set(organization, user=org_admin, role=Role.MEMBER)
 
     dialog.get_by_role("button", name="Save changes").click()
 
-    expect(alert_in(dialog)).to_contain_text("You can no longer change registries.")
+    expect(alert_in(dialog)).to_contain_text("you can no longer change registries.")
+    expect(alert_in(dialog)).to_contain_text("Members can view registries but not change them")
     expect(dialog.get_by_label("Display Name")).to_have_value("Harbor EU")
     screenshot(page, "dialog-forbidden")
     assert ContainerRegistry.objects.get().display_name == "Harbor"
@@ -119,7 +121,7 @@ def test_saving_after_losing_the_admin_role_says_so_and_keeps_the_form(
     expect(dialog).to_be_hidden()
     page.get_by_role("button", name="Test connection to Harbor").click()
     result = page.locator("#registry-table [data-probe-slot] [role=alert]")
-    expect(result).to_contain_text("You can no longer change registries.")
+    expect(result).to_contain_text("you can no longer test registries' connections.")
 
 
 def test_expired_session_keeps_the_form_and_saves_after_logging_in_in_another_tab(

@@ -39,3 +39,25 @@ def test_a_token_with_an_expiry_date_warns_on_its_row(page, owner):
     expect(row.locator("[data-expiry]")).to_have_text("expires in 5 days")
     assert ContainerRegistry.objects.get().expires_on == expires_on
     screenshot(page, "registries-expiry", copy_to=DOCS / "registries-expiry.png")
+
+
+def test_a_past_expiry_date_is_warned_in_the_dialog_and_the_answer_then_kept(page, owner):
+    yesterday = timezone.localdate() - datetime.timedelta(days=1)
+    open_registries(page, owner)
+    dialog = open_new_registry_dialog(page)
+    dialog.get_by_label("Display Name").fill("GitLab deploy token")
+    dialog.get_by_label("Address").fill("registry.gitlab.com")
+    dialog.get_by_role("radio", name="Token").check()
+    dialog.get_by_label("Username").fill("gitlab+deploy-token-7")
+    dialog.locator("#id_token").fill("gldt-example0123456789")
+    dialog.get_by_label("Expires on").fill(yesterday.isoformat())
+
+    warning = "This date is in the past: the row will show it as expired."
+    expect(dialog.locator("#registry-hints")).to_contain_text(warning)
+    dialog.get_by_role("button", name="Add registry").click()
+
+    expect(dialog).to_be_hidden()
+    expect(page.locator("#messages")).to_contain_text(warning)
+    row = page.locator("#registry-table tr.registry-row")
+    expect(row.locator("[data-expiry]")).to_have_text("expired")
+    assert ContainerRegistry.objects.get().expires_on == yesterday

@@ -214,10 +214,12 @@ def test_restart_asks_first_then_says_it_was_requested(page, organization, owner
 
     result = page.locator(f"#pull-result-{github.pk}")
     expect(result).to_contain_text(
-        "Restart requested for 2 workloads that can't pull from “GitHub packages”"
+        "Restart requested for 2 of the 3 workloads that can't pull from “GitHub packages”"
     )
     expect(result).to_contain_text("Left alone (recreate it yourself): Pod debug.")
-    assert questions == ["Restart the 2 affected workloads?"]
+    assert questions == [
+        "Restart 2 of the 3 affected workloads? Left alone: recreate it yourself (1)."
+    ]
 
 
 def test_an_admin_turns_automatic_restarts_on(page, organization, owner, failing_pulls):
