@@ -1,5 +1,5 @@
 # make run: the app on http://127.0.0.1:8000 with an SQLite database (a demo login on first run),
-#   its web server and task worker started together from the Procfile (Ctrl-C stops both).
+#   its web server, task worker and reconciler started together from the Procfile (Ctrl-C stops them).
 # make serve: the production configuration locally (gunicorn, collected static files, worker and
 #   reconciler) on http://127.0.0.1:$PORT (default 8000).
 # make test: the whole suite (SQLite; PostgreSQL when DATABASE_URL points at one).
@@ -50,7 +50,7 @@ run: venv
 	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py migrate --noinput
 	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py bootstrap_demo
 	DEBUG=$${DEBUG:-true} GUNICORN_BIND=127.0.0.1:$(PORT) GUNICORN_WORKERS=1 GUNICORN_RELOAD=true \
-		$(PROCESSES) web worker
+		$(PROCESSES) web worker reconciler
 
 # Production settings, except plain HTTP on 127.0.0.1; keys are generated once into .serve/env.
 serve: venv .serve/env
